@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# Set-up helpers for scripts/test.sh (and anyone else who wants the test environment).
+#
+#   source scripts/bootstrap.sh
+#   sciml_bootstrap_python      # .venv with tests/interop/requirements.txt installed
+#   sciml_bootstrap_rust        # cargo, clippy and rustfmt present
+#
+# Must be sourced from the repository root. Idempotent: a second call is a few
+# milliseconds when nothing changed (a stamp file records what was installed).
+#
+# Environment knobs:
+#   SCIML_DATA_PYTHON   interpreter used to create the venv (default: python3.11, else python3)
+#   SCIML_DATA_VENV     where the venv lives (default: $PWD/.venv)
+
+SCIML_REQUIREMENTS="tests/interop/requirements.txt"
+SCIML_MIN_PY_MINOR=11 # Python 3.11 or newer (pandas 3 / numpy 2.4 need it)
+
+sciml_log() { printf '[bootstrap] %s\n' "$*" >&2; }
+sciml_die() {
+	printf '[bootstrap] ERROR: %s\n' "$*" >&2
+	return 1
+}
+
+# Prints the interpreter to build the venv with, or fails.
+sciml_pick_python() {
+	local cand
+	for cand in "${SCIML_DATA_PYTHON:-}" python3.11 python3; do
+		[ -n "$cand" ] || continue
+		command -v "$cand" >/dev/null 2>&1 || continue
+		if "$cand" -c "import sys, venv; sys.exit(0 if sys.version_info[:2] >= (3, $SCIML_MIN_PY_MINOR) else 1)" >/dev/null 2>&1; then
+			command -v "$cand"
+			return 0
+		fi
+	done
+	sciml_die "no Python >= 3.$SCIML_MIN_PY_MINOR with the venv module found (set SCIML_DATA_PYTHON)"
+}
+
+# A fingerprint of what the venv should contain: requirements file + interpreter version.
+sciml_requirements_stamp() {
+	local venv_py="$1"
+	{
+		sha256sum "$SCIML_REQUIREMENTS" | cut -d' ' -f1
+		"$venv_py" -c 'import sys; print(sys.version)'
+	} | sha256sum | cut -d' ' -f1
+}
+
+sciml_bootstrap_python() {
+	local venv="${SCIML_DATA_VENV:-$PWD/.venv}"
+	local venv_py="$venv/bin/python"
+	local stamp_file="$venv/.sciml-data-requirements.stamp"
+	[ -f "$SCIML_REQUIREMENTS" ] || {
+		sciml_die "$SCIML_REQUIREMENTS not found (run from the repository root)"
+		return 1
+	}
+
+	# A venv whose interpreter no longer runs (moved, Python upgraded) is rebuilt.
+	if [ -e "$venv" ] && ! "$venv_py" -c 'import sys' >/dev/null 2>&1; then
+		sciml_log "existing venv at $venv is broken; recreating it"
+		rm -rf -- "$venv"
+	fi
+	if [ ! -x "$venv_py" ]; then
+		local py
+		py="$(sciml_pick_python)" || return 1
+		sciml_log "creating venv $venv with $py ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
+		"$py" -m venv "$venv" || {
+			sciml_die "python -m venv failed"
+			return 1
+		}
+	fi
+
+	local want have=""
+	want="$(sciml_requirements_stamp "$venv_py")"
+	[ -f "$stamp_file" ] && have="$(cat "$stamp_file")"
+	if [ "$want" = "$have" ] && "$venv_py" -c 'import zarr, xarray, numpy, pandas, pyarrow, duckdb, bagit, pytest, jsonschema' >/dev/null 2>&1; then
+		sciml_log "venv up to date ($venv)"
+		return 0
+	fi
+
+	sciml_log "installing $SCIML_REQUIREMENTS into $venv (quiet; takes ~1 min on a cold cache)"
+	rm -f -- "$stamp_file"
+	if ! "$venv_py" -m pip install --quiet --disable-pip-version-check --no-input \
+		--retries 5 --timeout 120 -r "$SCIML_REQUIREMENTS"; then
+		sciml_die "pip install -r $SCIML_REQUIREMENTS failed"
+		return 1
+	fi
+	"$venv_py" -m pip check >/dev/null || {
+		"$venv_py" -m pip check >&2 || true
+		sciml_die "pip check reports broken requirements in $venv"
+		return 1
+	}
+	"$venv_py" -c 'import zarr, xarray, numpy, pandas, pyarrow, duckdb, bagit, pytest, jsonschema' || {
+		sciml_die "installed packages do not import"
+		return 1
+	}
+	printf '%s\n' "$want" >"$stamp_file"
+	sciml_log "venv ready: $("$venv_py" -c 'import zarr, xarray, pandas, pyarrow, duckdb; print("zarr", zarr.__version__, "xarray", xarray.__version__, "pandas", pandas.__version__, "pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)')"
+}
+
+# cargo must exist; clippy and rustfmt are added through rustup when missing.
+sciml_bootstrap_rust() {
+	command -v cargo >/dev/null 2>&1 || {
+		sciml_die "cargo not found on PATH (install Rust >= 1.92 with rustup)"
+		return 1
+	}
+	local comp sub
+	for comp in clippy rustfmt; do
+		sub="$comp"
+		[ "$comp" = rustfmt ] && sub=fmt
+		if ! cargo "$sub" --version >/dev/null 2>&1; then
+			if command -v rustup >/dev/null 2>&1; then
+				sciml_log "adding rustup component $comp"
+				rustup component add "$comp" >&2 || {
+					sciml_die "rustup component add $comp failed"
+					return 1
+				}
+			else
+				sciml_die "cargo $sub is missing and rustup is not available"
+				return 1
+			fi
+		fi
+	done
+	sciml_log "$(cargo --version); $(rustc --version); $(cargo clippy --version); $(cargo fmt --version)"
+}

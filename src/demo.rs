@@ -1,0 +1,157 @@
+//! `sciml-data demo`: the main job on an embedded default, offline. It synthesizes a
+//! realistic ComCat catalogue, ingests two versions into a local repository, and shows
+//! log, info, verify and diff on them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::address::Address;
+use crate::ingest::IngestCommon;
+use crate::sources::usgs::ingest::{UsgsOptions, ingest};
+use crate::sources::usgs::synth::{CsvLayout, SynthOptions, synthesize};
+use crate::verify::{VerifyOptions, verify_address};
+use crate::{diff, inspect, report};
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Working directory (raw files and the repository go inside).
+    pub dir: PathBuf,
+    /// Events in the first catalogue.
+    pub events: usize,
+    pub progress: bool,
+}
+
+fn synth_file(path: &Path, opts: &SynthOptions) -> Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    let tmp = path.with_extension("csv.part");
+    let f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    synthesize(opts, &mut w)?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Runs the demo, printing as it goes.
+pub async fn run(opts: &DemoOptions) -> Result<()> {
+    let raw = opts.dir.join("raw");
+    let repo = opts.dir.join("repo");
+    std::fs::create_dir_all(&raw).with_context(|| format!("cannot create {}", raw.display()))?;
+    println!(
+        "sciml-data demo: a synthetic Southern California catalogue, offline, in {}\n",
+        opts.dir.display()
+    );
+
+    // Two releases of the same catalogue: 1990-2019 and, later, 1990-2021.
+    let releases = [
+        ("1.0.0", 2019, opts.events, "synthetic ComCat 1990-2019"),
+        (
+            "1.1.0",
+            2021,
+            opts.events + opts.events / 15,
+            "synthetic ComCat 1990-2021",
+        ),
+    ];
+    let mut addresses = Vec::new();
+    for (version, end_year, events, message) in releases {
+        let file = raw.join(format!("comcat_1990-{end_year}.csv"));
+        println!("1. synthesize {events} events -> {}", file.display());
+        synth_file(
+            &file,
+            &SynthOptions {
+                seed: 42,
+                start_year: 1990,
+                end_year,
+                events,
+                layout: CsvLayout::Current22,
+            },
+        )?;
+        println!(
+            "2. sciml-data ingest usgs --input {} --repo {} --version {version}",
+            file.display(),
+            repo.display()
+        );
+        let result = ingest(
+            &IngestCommon {
+                repo: repo.display().to_string(),
+                dataset: "tevolop".into(),
+                version: semver::Version::parse(version)?,
+                message: message.into(),
+                progress: opts.progress,
+            },
+            &UsgsOptions {
+                inputs: vec![file],
+                ..Default::default()
+            },
+        )
+        .await?;
+        print!("{}", indent(&report::ingest(&result)));
+        addresses.push(result.address);
+    }
+    let dataset = Address::parse(&format!("{}/tevolop", repo.display()))?;
+    println!("\n3. sciml-data log {dataset}");
+    print!(
+        "{}",
+        indent(&report::log("tevolop", &inspect::log(&dataset).await?))
+    );
+    let latest = &addresses[1];
+    println!("\n4. sciml-data info {latest}");
+    print!("{}", indent(&report::info(&inspect::info(latest).await?)));
+    println!("\n5. sciml-data verify {latest}");
+    let v = verify_address(
+        latest,
+        VerifyOptions {
+            fast: false,
+            progress: opts.progress,
+        },
+    )
+    .await?;
+    print!("{}", indent(&report::verify(&latest.to_string(), &v)));
+    anyhow::ensure!(v.ok(), "verification failed");
+    println!("\n6. sciml-data diff {} 1.1.0", addresses[0]);
+    let d = diff::diff_addresses(&addresses[0], "1.1.0").await?;
+    let text = report::diff(&d);
+    let lines: Vec<&str> = text.lines().collect();
+    for l in lines.iter().take(12) {
+        println!("   {l}");
+    }
+    if lines.len() > 13 {
+        println!("   … ({} more lines)", lines.len() - 13);
+        println!("   {}", lines[lines.len() - 1]);
+    }
+    let bag = repo.join("tevolop/1.1.0");
+    println!(
+        "\nWhere things are:\n   raw catalogues   {}\n   repository       {}\n   version 1.1.0    {} (a BagIt bag)\n",
+        raw.display(),
+        repo.display(),
+        bag.display()
+    );
+    println!("Try next:");
+    println!(
+        "   cd {} && sha256sum -c manifest-sha256.txt       # no sciml-data needed",
+        bag.display()
+    );
+    println!(
+        "   python3 -c \"import xarray as xr; print(xr.open_zarr('{}/data/grid.zarr', group='daily'))\"",
+        bag.display()
+    );
+    println!(
+        "   duckdb -c \"SELECT year, count(*) FROM read_parquet('{}/data/events/*/*.parquet', hive_partitioning=true) GROUP BY year ORDER BY year\"",
+        bag.display()
+    );
+    println!(
+        "   sciml-data export {latest} --reference-csv {}/reference-csv",
+        opts.dir.display()
+    );
+    println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
+    Ok(())
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("   {l}\n")).collect()
+}

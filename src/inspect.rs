@@ -1,0 +1,82 @@
+//! `log` and `info`: what a repository holds and what a version is made of.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::address::Address;
+use crate::bag::{self, BagInfo};
+use crate::record::VersionRecord;
+use crate::repository::Repository;
+
+/// A group of payload files (the first two path segments, e.g. `data/events`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PayloadPart {
+    pub path: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Everything `info` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub address: String,
+    pub bag: PathBuf,
+    pub record: VersionRecord,
+    pub bag_info: BTreeMap<String, String>,
+    pub parts: Vec<PayloadPart>,
+}
+
+/// The versions of a dataset, oldest first.
+pub async fn log(addr: &Address) -> Result<Vec<VersionRecord>> {
+    let repo = Repository::open(&addr.repository)?;
+    let versions = repo.versions(&addr.dataset).await?;
+    if versions.is_empty() {
+        let known = repo.datasets()?;
+        anyhow::bail!(
+            "{} has no dataset {:?}{}",
+            addr.repository,
+            addr.dataset,
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (datasets: {})", known.join(", "))
+            }
+        );
+    }
+    Ok(versions)
+}
+
+/// The record, bag metadata and payload summary of one version.
+pub async fn info(addr: &Address) -> Result<Info> {
+    let repo = Repository::open(&addr.repository)?;
+    let record = repo.require_record(addr).await?;
+    let bag_dir = repo.bag_dir(&addr.dataset, addr.require_version()?);
+    let bag_info = std::fs::read_to_string(bag_dir.join(bag::BAG_INFO))
+        .ok()
+        .and_then(|t| BagInfo::parse(&t).ok())
+        .map(|i| i.fields.into_iter().collect())
+        .unwrap_or_default();
+    let mut parts: BTreeMap<String, PayloadPart> = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(bag_dir.join(bag::SIZES)) {
+        for (path, size) in bag::parse_sizes(&text, bag::SIZES)? {
+            let key: String = path.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
+            let p = parts.entry(key.clone()).or_insert(PayloadPart {
+                path: key,
+                files: 0,
+                bytes: 0,
+            });
+            p.files += 1;
+            p.bytes += size;
+        }
+    }
+    Ok(Info {
+        address: addr.to_string(),
+        bag: bag_dir,
+        record,
+        bag_info,
+        parts: parts.into_values().collect(),
+    })
+}

@@ -1,0 +1,26 @@
+//! sciml-data: raw scientific sources to FAIR, versioned, verifiable ML benchmark datasets.
+//!
+//! A *version* of a dataset is an immutable BagIt bag of Zarr v3 arrays and Parquet tables,
+//! named by the SHA-256 of its canonical payload manifest (docs/format.md). Modules:
+//! - [`address`]: `<repository>/<dataset>@<version>` addresses;
+//! - [`bag`], [`hashing`], [`record`]: the on-store format;
+//! - [`staging`], [`repository`], [`ingest`]: building and committing versions;
+//! - [`verify`], [`diff`], [`inspect`]: reading them back;
+//! - [`sources`]: one module per raw source; [`demo`]: the offline tour.
+
+pub mod address;
+pub mod bag;
+pub mod catalog;
+pub mod cli;
+pub mod demo;
+pub mod diff;
+pub mod hashing;
+pub mod ingest;
+pub mod inspect;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod repository;
+pub mod sources;
+pub mod staging;
+pub mod verify;

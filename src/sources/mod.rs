@@ -1,0 +1,3 @@
+//! Raw scientific sources, one module each.
+
+pub mod usgs;

@@ -1,0 +1,224 @@
+//! The staging area where a version is built before it becomes visible.
+//!
+//! Every file of the bag is written through [`Staging`], which hashes the bytes as they are
+//! written (never re-reading them) and keeps the inventory from which the manifests are
+//! produced. Writes go through `object_store` (a `LocalFileSystem` rooted at the staging
+//! directory), so the same code path serves other stores. Zarr arrays are written through
+//! [`StagingZarrStore`], a zarrs storage adapter over the same machinery.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use zarrs::storage::{
+    AsyncWritableStorageTraits, OffsetBytesIterator, StorageError, StoreKey, StorePrefix,
+};
+
+use crate::bag::{self, BagInfo, FileEntry, Inventory};
+use crate::hashing::sha256_hex;
+
+/// A bag under construction in a local directory.
+#[derive(Debug)]
+pub struct Staging {
+    root: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    payload: Mutex<Inventory>,
+    tags: Mutex<Inventory>,
+}
+
+impl Staging {
+    /// Creates the staging directory `root` (which must not exist yet).
+    pub fn create(root: PathBuf) -> Result<Arc<Staging>> {
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create staging directory {}", root.display()))?;
+        let store = LocalFileSystem::new_with_prefix(&root)
+            .with_context(|| format!("cannot open staging directory {}", root.display()))?;
+        Ok(Arc::new(Staging {
+            root,
+            store: Arc::new(store),
+            payload: Mutex::new(Inventory::new()),
+            tags: Mutex::new(Inventory::new()),
+        }))
+    }
+
+    /// The staging directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn inventory_for(&self, path: &str) -> &Mutex<Inventory> {
+        if path.starts_with(bag::PAYLOAD_DIR) {
+            &self.payload
+        } else {
+            &self.tags
+        }
+    }
+
+    /// Writes `bytes` at `path` (relative to the bag root), hashing them on the way.
+    pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
+        bag::check_relative_path(path)?;
+        let entry = FileEntry {
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
+        let location =
+            ObjectPath::parse(path).with_context(|| format!("bad object path {path:?}"))?;
+        self.store
+            .put(&location, PutPayload::from_bytes(bytes))
+            .await
+            .with_context(|| format!("cannot write {}", self.root.join(path).display()))?;
+        lock(self.inventory_for(path)).insert(path.to_string(), entry);
+        Ok(())
+    }
+
+    /// Removes `path` if it exists.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let location =
+            ObjectPath::parse(path).with_context(|| format!("bad object path {path:?}"))?;
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot delete {}", self.root.join(path).display()));
+            }
+        }
+        lock(self.inventory_for(path)).remove(path);
+        Ok(())
+    }
+
+    /// A zarrs storage whose keys live under `prefix` (for example `data/grid.zarr`).
+    pub fn zarr_store(self: &Arc<Self>, prefix: &str) -> Arc<StagingZarrStore> {
+        Arc::new(StagingZarrStore {
+            staging: self.clone(),
+            prefix: prefix.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The payload written so far.
+    pub fn payload(&self) -> Inventory {
+        lock(&self.payload).clone()
+    }
+
+    /// Writes `metadata/sizes.txt`, `manifest-sha256.txt`, `bagit.txt`, `bag-info.txt`
+    /// (with Payload-Oxum and the digest filled in) and finally `tagmanifest-sha256.txt`.
+    /// Returns the version digest (`sha256:<hex>`).
+    pub async fn finish_bag(
+        &self,
+        mut info: BagInfo,
+        dataset: &str,
+        version: &str,
+    ) -> Result<String> {
+        let payload = self.payload();
+        anyhow::ensure!(!payload.is_empty(), "the version has no payload files");
+        self.put(bag::SIZES, Bytes::from(bag::sizes_text(&payload)))
+            .await?;
+        let manifest = bag::manifest_text(&payload);
+        let digest = bag::digest_of_manifest(manifest.as_bytes());
+        self.put(bag::MANIFEST, Bytes::from(manifest)).await?;
+        self.put(bag::BAGIT, Bytes::from_static(bag::BAGIT_TXT.as_bytes()))
+            .await?;
+        let (bytes, count) = bag::payload_oxum(&payload);
+        let mut full = BagInfo::default();
+        full.push("Payload-Oxum", format!("{bytes}.{count}"));
+        full.push(
+            "Bagging-Date",
+            chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        );
+        full.push(
+            "External-Identifier",
+            format!("{dataset}@{version} {digest}"),
+        );
+        full.push("Bag-Group-Identifier", dataset);
+        full.push("Version", version);
+        full.push(
+            "Bag-Software-Agent",
+            format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+        );
+        full.fields.append(&mut info.fields);
+        self.put(bag::BAG_INFO, Bytes::from(full.to_text())).await?;
+        let tags = lock(&self.tags).clone();
+        self.put(bag::TAGMANIFEST, Bytes::from(bag::manifest_text(&tags)))
+            .await?;
+        Ok(digest)
+    }
+}
+
+impl Drop for Staging {
+    /// A staging area that was not committed (an error, a panic) leaves nothing behind;
+    /// after a commit the directory has been moved away and this is a no-op.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A write-only zarrs store that writes through a [`Staging`] area (hashing every object).
+/// Chunks must be written whole (no partial writes), which is also what keeps outputs
+/// deterministic.
+#[derive(Debug)]
+pub struct StagingZarrStore {
+    staging: Arc<Staging>,
+    prefix: String,
+}
+
+impl StagingZarrStore {
+    fn path(&self, key: &str) -> String {
+        format!("{}/{}", self.prefix, key)
+    }
+}
+
+fn storage_err(e: anyhow::Error) -> StorageError {
+    StorageError::Other(format!("{e:#}"))
+}
+
+#[async_trait::async_trait]
+impl AsyncWritableStorageTraits for StagingZarrStore {
+    async fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+        self.staging
+            .put(&self.path(key.as_str()), value)
+            .await
+            .map_err(storage_err)
+    }
+
+    async fn set_partial_many<'a>(
+        &'a self,
+        _key: &StoreKey,
+        _offset_values: OffsetBytesIterator<'a>,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::Unsupported(
+            "partial writes are not supported while staging a version".into(),
+        ))
+    }
+
+    async fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+        self.staging
+            .delete(&self.path(key.as_str()))
+            .await
+            .map_err(storage_err)
+    }
+
+    async fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+        let full = self.path(prefix.as_str());
+        let keys: Vec<String> = lock(&self.staging.payload)
+            .keys()
+            .chain(lock(&self.staging.tags).keys())
+            .filter(|k| k.starts_with(&full))
+            .cloned()
+            .collect();
+        for k in keys {
+            self.staging.delete(&k).await.map_err(storage_err)?;
+        }
+        Ok(())
+    }
+
+    fn supports_set_partial(&self) -> bool {
+        false
+    }
+}
