@@ -68,6 +68,7 @@ summary() {
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.
 run_pytest() {
 	local rc=0
+	echo "+ $VENV/bin/python -m pytest tests/interop -p no:cacheprovider -ra $*"
 	"$VENV/bin/python" -m pytest tests/interop -p no:cacheprovider -ra "$@" || rc=$?
 	if [ "$rc" -eq 5 ]; then
 		echo "pytest collected no tests (exit 5): treating as failure" >&2
@@ -113,7 +114,7 @@ if [ ! -x "$SCIML_DATA_BIN" ]; then
 	exit 1
 fi
 
-run_step "cargo test" cargo test "${CARGO_LOCKED[@]}"
+run_step "cargo test" cargo test "${CARGO_LOCKED[@]}" --no-fail-fast
 run_step "pytest tests/interop (SCIML_DATA_BIN=$SCIML_DATA_BIN)" run_pytest
 run_step "cargo clippy --all-targets -- -D warnings" cargo clippy "${CARGO_LOCKED[@]}" --all-targets -- -D warnings
 run_step "cargo fmt --check" cargo fmt --check

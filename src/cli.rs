@@ -71,9 +71,14 @@ pub enum Command {
     Verify {
         /// <repository>/<dataset>@<version>
         version: String,
-        /// Check presence and sizes only (no hashing of payload files).
-        #[arg(long)]
+        /// Check presence and sizes only (no hashing of payload files). The default for
+        /// remote repositories, where it also compares the SHA-256 stored with each object.
+        #[arg(long, conflicts_with = "full")]
         fast: bool,
+        /// Re-hash every byte (the default for local versions; for remote ones it streams
+        /// every object).
+        #[arg(long)]
+        full: bool,
         #[arg(long)]
         json: bool,
     },
@@ -88,6 +93,69 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Publish a local version to an object store, atomically and resumably.
+    ///
+    /// Example: sciml-data publish ./repo/tevolop@1.0.0 --to s3://sciml-datasets/science
+    ///
+    /// S3 settings come from the standard AWS variables (AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_VIRTUAL_HOSTED_STYLE_REQUEST); credentials
+    /// are never printed. Re-running a killed publish resumes it; publishing the same content
+    /// again uploads nothing.
+    Publish {
+        /// <repository>/<dataset>@<version> (a local version)
+        version: String,
+        /// Target repository URL: s3://bucket/prefix, gs://…, az://…, file:///path
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Publish even where the store ignores conditional writes (the record will say so).
+        #[arg(long)]
+        unsafe_no_conditional_writes: bool,
+        /// Parallel uploads.
+        #[arg(long, default_value_t = 8)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a version, or only the part you ask for, verifying every object.
+    ///
+    /// Examples:
+    ///   sciml-data pull s3://bucket/science/tevolop@1.0.0 --to ./data --table events --where 'year>=2010'
+    ///   sciml-data pull s3://bucket/science/tevolop@1.0.0 --to ./data --select 'daily/n_shock[0:365, :, :]'
+    ///   sciml-data pull https://host/science/tevolop@1.0.0 --to ./data
+    ///
+    /// The result is a local repository holding a (partial) copy with the same layout, which
+    /// `sciml-data verify ./data/<dataset>@<version>` checks.
+    Pull {
+        /// <repository URL>/<dataset>@<version>
+        version: String,
+        /// Local repository directory to pull into.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Only these tables (e.g. events; a Parquet dataset directory or file stem).
+        #[arg(long)]
+        table: Vec<String>,
+        /// Only these arrays (e.g. n_shock or daily/n_shock).
+        #[arg(long)]
+        array: Vec<String>,
+        /// Only objects of this split (paths with a split=<name> partition).
+        #[arg(long)]
+        split: Vec<String>,
+        /// Partition filter on hive keys, e.g. 'year>=2010' (repeatable; all must hold).
+        #[arg(long = "where", value_name = "KEY OP VALUE")]
+        wheres: Vec<String>,
+        /// Index ranges of an array, e.g. 'daily/n_shock[0:365, :, :]' (only the chunks that
+        /// intersect are fetched).
+        #[arg(long)]
+        select: Vec<String>,
+        /// Print what would be fetched and stop.
+        #[arg(long)]
+        dry_run: bool,
+        /// Parallel downloads.
+        #[arg(long, default_value_t = 8)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Export a version to the layouts that existing reference code reads.
     Export {
         /// <repository>/<dataset>@<version>
@@ -99,12 +167,21 @@ pub enum Command {
     /// Write synthetic raw source files (the generators the demo and benchmarks use).
     #[command(subcommand)]
     Synth(SynthSource),
+    /// Print a version's DataCite 4.6 or Croissant 1.1 metadata; register it with DataCite.
+    ///
+    /// Example: sciml-data metadata ./repo/tevolop@1.0.0 --format datacite
+    Metadata(crate::metadata::command::MetadataArgs),
+    /// The benchmark catalog: list, show, render (Markdown) and check its entries.
+    #[command(subcommand)]
+    Catalog(crate::catalog::CatalogCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum FetchSource {
     /// The USGS ComCat catalogue from the FDSN event service (CSV pages, resumable).
     Usgs(FetchUsgs),
+    /// The CANDLE Pilot1 files (HTTPS, parallel, resumable with HTTP Range, SHA-256 recorded).
+    Candle(FetchCandle),
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +219,10 @@ pub enum IngestSource {
     ///
     /// Example: sciml-data ingest usgs --input raw/*.csv --repo ./repo --version 1.0.0 --message "1950-2025 SoCal"
     Usgs(IngestUsgs),
+    /// CANDLE Pilot1 TSV files (a directory or files) to the CANDLE-UNO dataset `candle-uno`.
+    ///
+    /// Example: sciml-data ingest candle --input raw/ --repo ./repo --version 1.0.0
+    Candle(IngestCandle),
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +281,66 @@ pub enum SynthSource {
         #[arg(long)]
         legacy: bool,
     },
+    /// A synthetic CANDLE Pilot1 file set (real file names and columns, Hill-model curves).
+    Candle {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2018)]
+        seed: u64,
+        /// Cell lines per source (5 sources).
+        #[arg(long, default_value_t = 12)]
+        cells_per_source: usize,
+        /// Drugs per source.
+        #[arg(long, default_value_t = 10)]
+        drugs_per_source: usize,
+        /// Noise (standard deviation) on normalised growth; 0 for exact Hill curves.
+        #[arg(long, default_value_t = 0.03)]
+        noise: f64,
+        /// Write only a response table of this many rows (benchmark input).
+        #[arg(long)]
+        response_rows: Option<u64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FetchCandle {
+    /// Output directory for the files and candle-fetch.json (sizes and SHA-256).
+    #[arg(long, default_value = "raw")]
+    pub out: PathBuf,
+    /// The directory the files are read from.
+    #[arg(long, default_value = crate::sources::candle::fetch::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Fetch only these files (repeatable); default: the files of the Uno AUC benchmark.
+    #[arg(long = "file", value_name = "NAME")]
+    pub files: Vec<String>,
+    /// Files downloaded at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestCandle {
+    /// A directory of CANDLE files (e.g. the output of `fetch candle`) or single files.
+    #[arg(long, short, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonIngest,
+    /// Dataset name.
+    #[arg(long, default_value = crate::sources::candle::ingest::DATASET)]
+    pub dataset: String,
+    /// Seed of the ShuffleSplit over drug groups.
+    #[arg(long, default_value_t = 2018)]
+    pub split_seed: u32,
+    /// Share of drug groups held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_fraction: f64,
+    /// Refit every growth curve (Hill model) and write data/recomputed/responses.parquet.
+    #[arg(long)]
+    pub recompute_auc: bool,
+    /// Rows per Parquet file before a partition rolls over to the next part.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub rows_per_file: u64,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
@@ -266,6 +407,90 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let result = usgs::ingest::ingest(&common, &opts).await?;
             print!("{}", report::ingest(&result));
         }
+        Command::Fetch(FetchSource::Candle(a)) => {
+            use crate::sources::candle::fetch;
+            let defaults = fetch::FetchOptions::default();
+            let opts = fetch::FetchOptions {
+                out: a.out,
+                base_url: a.base_url,
+                files: if a.files.is_empty() {
+                    defaults.files.clone()
+                } else {
+                    a.files
+                },
+                parallel: a.parallel,
+                progress,
+                ..defaults
+            };
+            let prov = fetch::fetch(&opts).await?;
+            let bytes: u64 = prov.files.iter().map(|f| f.size).sum();
+            println!(
+                "fetched {} files ({}) into {} (sizes and SHA-256 in {})",
+                prov.files.len(),
+                report::bytes(bytes),
+                opts.out.display(),
+                opts.out.join(fetch::PROVENANCE_FILE).display()
+            );
+        }
+        Command::Ingest(IngestSource::Candle(a)) => {
+            use crate::sources::candle::{ingest, split};
+            let common = IngestCommon {
+                repo: a.common.repo,
+                dataset: a.dataset,
+                version: parse_version(&a.common.version)?,
+                message: a.common.message,
+                progress,
+            };
+            let opts = ingest::CandleOptions {
+                inputs: a.input,
+                split: split::SplitOptions {
+                    seed: a.split_seed,
+                    validation_fraction: a.validation_fraction,
+                },
+                recompute_auc: a.recompute_auc,
+                rows_per_file: a.rows_per_file,
+                ..Default::default()
+            };
+            let result = ingest::ingest(&common, &opts).await?;
+            print!("{}", report::ingest(&result));
+        }
+        Command::Synth(SynthSource::Candle {
+            out,
+            seed,
+            cells_per_source,
+            drugs_per_source,
+            noise,
+            response_rows,
+        }) => {
+            use crate::sources::candle::synth;
+            if let Some(rows) = response_rows {
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                let p = out.join("combined_single_response_agg");
+                synth::write_large_responses(&p, rows, seed)?;
+                println!("wrote {rows} response rows to {}", p.display());
+            } else {
+                let stats = synth::synthesize(
+                    &synth::SynthOptions {
+                        seed,
+                        cells_per_source,
+                        drugs_per_source,
+                        noise,
+                        ..Default::default()
+                    },
+                    &out,
+                )?;
+                println!(
+                    "wrote {} files to {} ({} responses, {} growth rows, {} cells, {} drugs)",
+                    stats.files.len(),
+                    out.display(),
+                    stats.responses,
+                    stats.growth_rows,
+                    stats.cells,
+                    stats.drugs
+                );
+            }
+        }
         Command::Log { dataset, json } => {
             let addr = Address::parse(&dataset)?;
             let versions = inspect::log(&addr).await?;
@@ -287,9 +512,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify {
             version,
             fast,
+            full,
             json,
         } => {
             let addr = Address::parse(&version)?;
+            let fast = if crate::remote::is_remote(&addr.repository) {
+                !full
+            } else {
+                fast
+            };
             let r = verify::verify_address(&addr, VerifyOptions { fast, progress }).await?;
             if json {
                 print_json(&r)?;
@@ -307,6 +538,73 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&d)?;
             } else {
                 print!("{}", report::diff(&d));
+            }
+        }
+        Command::Publish {
+            version,
+            to,
+            unsafe_no_conditional_writes,
+            jobs,
+            json,
+        } => {
+            let addr = Address::parse(&version)?;
+            let r = crate::publish::publish(
+                &addr,
+                &to,
+                &crate::publish::PublishOptions {
+                    unsafe_no_conditional_writes,
+                    jobs,
+                    progress,
+                },
+            )
+            .await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print!("{}", report::publish(&r));
+            }
+        }
+        Command::Pull {
+            version,
+            to,
+            table,
+            array,
+            split,
+            wheres,
+            select,
+            dry_run,
+            jobs,
+            json,
+        } => {
+            let addr = Address::parse(&version)?;
+            let selection = crate::pull::Selection {
+                tables: table,
+                arrays: array,
+                splits: split,
+                wheres: wheres
+                    .iter()
+                    .map(|w| crate::pull::Predicate::parse(w))
+                    .collect::<Result<_>>()?,
+                selects: select
+                    .iter()
+                    .map(|s| crate::pull::ArraySelect::parse(s))
+                    .collect::<Result<_>>()?,
+            };
+            let r = crate::pull::pull(
+                &addr,
+                &to,
+                &crate::pull::PullOptions {
+                    selection,
+                    dry_run,
+                    jobs,
+                    progress,
+                },
+            )
+            .await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print!("{}", report::pull(&r));
             }
         }
         Command::Export {
@@ -333,6 +631,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("wrote {}", f.display());
             }
         }
+        Command::Metadata(a) => return crate::metadata::command::run(a).await,
+        Command::Catalog(c) => return crate::catalog::run_command(c),
         Command::Synth(SynthSource::Usgs {
             out,
             events,

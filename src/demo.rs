@@ -149,6 +149,65 @@ pub async fn run(opts: &DemoOptions) -> Result<()> {
         opts.dir.display()
     );
     println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
+    candle_step(opts, &repo).await?;
+    Ok(())
+}
+
+/// The CANDLE-UNO step: synthesize a small CANDLE file set, ingest it as
+/// candle-uno@1.0.0 (refitting every growth curve) and verify it.
+async fn candle_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+    use crate::sources::candle::{ingest as candle_ingest, synth};
+    let raw = opts.dir.join("raw-candle");
+    println!("\nCANDLE-UNO (drug response):");
+    println!("7. sciml-data synth candle --out {}", raw.display());
+    let stats = synth::synthesize(&synth::SynthOptions::default(), &raw)?;
+    println!(
+        "   {} files: {} responses, {} growth rows, {} cells, {} drugs",
+        stats.files.len(),
+        stats.responses,
+        stats.growth_rows,
+        stats.cells,
+        stats.drugs
+    );
+    println!(
+        "8. sciml-data ingest candle --input {} --repo {} --version 1.0.0 --recompute-auc",
+        raw.display(),
+        repo.display()
+    );
+    let result = candle_ingest::ingest(
+        &IngestCommon {
+            repo: repo.display().to_string(),
+            dataset: candle_ingest::DATASET.into(),
+            version: semver::Version::parse("1.0.0")?,
+            message: "synthetic CANDLE Pilot1 files".into(),
+            progress: opts.progress,
+        },
+        &candle_ingest::CandleOptions {
+            inputs: vec![raw.clone()],
+            recompute_auc: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    print!("{}", indent(&report::ingest(&result)));
+    println!("9. sciml-data verify {}", result.address);
+    let v = verify_address(
+        &result.address,
+        VerifyOptions {
+            fast: false,
+            progress: opts.progress,
+        },
+    )
+    .await?;
+    print!(
+        "{}",
+        indent(&report::verify(&result.address.to_string(), &v))
+    );
+    anyhow::ensure!(v.ok(), "verification of candle-uno failed");
+    println!(
+        "   python3 -c \"import pyarrow.dataset as ds; print(ds.dataset('{}/data/responses', partitioning='hive').to_table().num_rows)\"",
+        result.bag_dir.display()
+    );
     Ok(())
 }
 

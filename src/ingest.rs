@@ -71,23 +71,23 @@ impl Session {
         source: &str,
         mut inputs: Vec<InputFile>,
         options: Value,
-        extra_info: BagInfo,
+        mut extra_info: BagInfo,
     ) -> Result<IngestResult> {
         let c = &self.common;
         let version = c.version.to_string();
-        let digest = self
-            .staging
-            .finish_bag(extra_info, &c.dataset, &version)
-            .await?;
-        let payload = self.staging.payload();
-        let (bytes, files) = crate::bag::payload_oxum(&payload);
+        // The payload is final once its manifest (and so the digest) is written; the
+        // metadata documents that need the digest are tag files written after it.
+        let finished = self.staging.finish_payload().await?;
+        let payload = &finished.payload;
+        let (bytes, files) = crate::bag::payload_oxum(payload);
         inputs.sort_by(|a, b| a.name.cmp(&b.name));
+        let parent = self.repo.parent_of(&c.dataset, &c.version).await?;
         let record = VersionRecord {
             format: RECORD_FORMAT.to_string(),
             dataset: c.dataset.clone(),
             version: version.clone(),
-            digest,
-            parent: self.repo.parent_of(&c.dataset, &c.version).await?,
+            digest: finished.digest.clone(),
+            parent: parent.clone(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             message: c.message.clone(),
             source: source.to_string(),
@@ -95,7 +95,33 @@ impl Session {
             inputs,
             options,
             payload: PayloadTotals { files, bytes },
+            unsafe_publish: None,
         };
+        let parent_record = match &parent {
+            Some(p) => {
+                self.repo
+                    .record(&c.dataset, &semver::Version::parse(p)?)
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(p) = &parent_record {
+            extra_info.push(
+                "Parent",
+                format!("{}@{} {}", p.dataset, p.version, p.digest),
+            );
+        }
+        crate::metadata::write_into_staging(
+            &self.staging,
+            &self.repo,
+            &record,
+            payload,
+            parent_record.as_ref(),
+        )
+        .await?;
+        self.staging
+            .finish_tags(extra_info, &c.dataset, &version, &finished.digest)
+            .await?;
         let outcome = self.repo.commit(&self.staging, &record).await?;
         let record = match outcome {
             CommitOutcome::Created => record,

@@ -71,6 +71,10 @@ pub struct VersionRecord {
     pub options: serde_json::Value,
     /// Payload totals (equal to the bag's Payload-Oxum).
     pub payload: PayloadTotals,
+    /// Present only on records published with `--unsafe-no-conditional-writes` to a store that
+    /// ignores conditional writes: says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsafe_publish: Option<String>,
 }
 
 impl VersionRecord {

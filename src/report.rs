@@ -119,6 +119,9 @@ pub fn verify(address: &str, r: &VerifyReport) -> String {
             out.push_str(&format!(" ({}/s)", bytes(r.rate() as u64)));
         }
         out.push_str(&format!("\n   digest {}\n", r.digest));
+        for n in &r.notes {
+            out.push_str(&format!("   note: {n}\n"));
+        }
         return out;
     }
     out.push_str(&format!("FAILED {address} ({} check)\n", r.mode));
@@ -144,6 +147,9 @@ pub fn verify(address: &str, r: &VerifyReport) -> String {
     }
     for p in &r.problems {
         out.push_str(&format!("  problem  {p}\n"));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("  note     {n}\n"));
     }
     out
 }
@@ -178,5 +184,111 @@ pub fn diff(d: &Diff) -> String {
         count(Change::Changed),
         d.unchanged
     ));
+    diff_structure(d, &mut out);
+    out
+}
+
+/// Tables (row counts, schema changes) and arrays (which chunks changed) of a diff.
+fn diff_structure(d: &Diff, out: &mut String) {
+    use crate::diff::NodeChange;
+    let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
+    for t in d
+        .tables
+        .iter()
+        .filter(|t| t.change != NodeChange::Unchanged)
+    {
+        out.push_str(&format!(
+            "table {:<24} {}: rows {} -> {}, {} file(s) changed\n",
+            t.name,
+            format!("{:?}", t.change).to_lowercase(),
+            n(t.old_rows),
+            n(t.new_rows),
+            t.files_changed
+        ));
+        for c in &t.columns_added {
+            out.push_str(&format!("  + column {} {}\n", c.name, c.data_type));
+        }
+        for c in &t.columns_removed {
+            out.push_str(&format!("  - column {} {}\n", c.name, c.data_type));
+        }
+        for c in &t.columns_retyped {
+            out.push_str(&format!("  ~ column {}: {} -> {}\n", c.name, c.old, c.new));
+        }
+    }
+    for a in d
+        .arrays
+        .iter()
+        .filter(|a| a.change != NodeChange::Unchanged)
+    {
+        let shape = |s: &Option<Vec<u64>>| {
+            s.as_ref()
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "-".into())
+        };
+        out.push_str(&format!(
+            "array {:<40} {}: shape {} -> {}; chunks {} added, {} removed, {} changed, {} unchanged{}\n",
+            a.path,
+            format!("{:?}", a.change).to_lowercase(),
+            shape(&a.old_shape),
+            shape(&a.new_shape),
+            a.chunks_added.len(),
+            a.chunks_removed.len(),
+            a.chunks_changed.len(),
+            a.chunks_unchanged,
+            if a.metadata_changed { "; zarr.json changed" } else { "" }
+        ));
+        let mut keys: Vec<&String> = a.chunks_changed.iter().chain(&a.chunks_added).collect();
+        keys.sort();
+        if !keys.is_empty() {
+            let shown: Vec<&str> = keys.iter().take(8).map(|k| k.as_str()).collect();
+            out.push_str(&format!(
+                "  chunks {}{}\n",
+                shown.join(" "),
+                if keys.len() > 8 { " ..." } else { "" }
+            ));
+        }
+    }
+}
+
+/// `publish`.
+pub fn publish(r: &crate::publish::PublishReport) -> String {
+    if r.already_published {
+        return format!(
+            "{} is already published with the same digest; nothing uploaded\n   digest {}\n",
+            r.address, r.digest
+        );
+    }
+    format!(
+        "published {}\n   digest   {}\n   objects  {} ({} uploaded, {} already there), {} in {:.1}s\n",
+        r.address,
+        r.digest,
+        r.objects,
+        r.uploaded,
+        r.skipped,
+        bytes(r.bytes_uploaded),
+        r.seconds
+    )
+}
+
+/// `pull`.
+pub fn pull(r: &crate::pull::PullReport) -> String {
+    let mut out = format!(
+        "{} {}: {} of {} objects, {} of {}\n",
+        if r.dry_run { "would pull" } else { "pulled" },
+        r.address,
+        r.selected_objects,
+        r.total_objects,
+        bytes(r.selected_bytes),
+        bytes(r.total_bytes)
+    );
+    if !r.dry_run {
+        out.push_str(&format!(
+            "   downloaded {} objects ({}), {} already present and verified\n   into {}\n",
+            r.downloaded_objects,
+            bytes(r.downloaded_bytes),
+            r.already_present,
+            r.destination.display()
+        ));
+    }
     out
 }

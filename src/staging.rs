@@ -105,13 +105,20 @@ impl Staging {
 
     /// Writes `metadata/sizes.txt`, `manifest-sha256.txt`, `bagit.txt`, `bag-info.txt`
     /// (with Payload-Oxum and the digest filled in) and finally `tagmanifest-sha256.txt`.
-    /// Returns the version digest (`sha256:<hex>`).
-    pub async fn finish_bag(
-        &self,
-        mut info: BagInfo,
-        dataset: &str,
-        version: &str,
-    ) -> Result<String> {
+    /// Returns the version digest (`sha256:<hex>`). Equivalent to [`Staging::finish_payload`]
+    /// followed by [`Staging::finish_tags`], for writers that add no tag files in between.
+    pub async fn finish_bag(&self, info: BagInfo, dataset: &str, version: &str) -> Result<String> {
+        let finished = self.finish_payload().await?;
+        self.finish_tags(info, dataset, version, &finished.digest)
+            .await?;
+        Ok(finished.digest)
+    }
+
+    /// First half of finishing a bag: writes `metadata/sizes.txt` and `manifest-sha256.txt`
+    /// and returns the version digest with the payload inventory it names. No payload file
+    /// may be written afterwards; tag files under `metadata/` may (they are covered by the
+    /// tag manifest that [`Staging::finish_tags`] writes, not by the digest).
+    pub async fn finish_payload(&self) -> Result<FinishedPayload> {
         let payload = self.payload();
         anyhow::ensure!(!payload.is_empty(), "the version has no payload files");
         self.put(bag::SIZES, Bytes::from(bag::sizes_text(&payload)))
@@ -119,6 +126,20 @@ impl Staging {
         let manifest = bag::manifest_text(&payload);
         let digest = bag::digest_of_manifest(manifest.as_bytes());
         self.put(bag::MANIFEST, Bytes::from(manifest)).await?;
+        Ok(FinishedPayload { digest, payload })
+    }
+
+    /// Second half: writes `bagit.txt`, `bag-info.txt` (Payload-Oxum and `digest` filled in,
+    /// then the fields of `info`) and finally `tagmanifest-sha256.txt` over every tag file
+    /// written so far.
+    pub async fn finish_tags(
+        &self,
+        mut info: BagInfo,
+        dataset: &str,
+        version: &str,
+        digest: &str,
+    ) -> Result<()> {
+        let payload = self.payload();
         self.put(bag::BAGIT, Bytes::from_static(bag::BAGIT_TXT.as_bytes()))
             .await?;
         let (bytes, count) = bag::payload_oxum(&payload);
@@ -143,8 +164,17 @@ impl Staging {
         let tags = lock(&self.tags).clone();
         self.put(bag::TAGMANIFEST, Bytes::from(bag::manifest_text(&tags)))
             .await?;
-        Ok(digest)
+        Ok(())
     }
+}
+
+/// What [`Staging::finish_payload`] fixed: the digest and the payload it names.
+#[derive(Debug, Clone)]
+pub struct FinishedPayload {
+    /// `sha256:<hex>` of `manifest-sha256.txt`.
+    pub digest: String,
+    /// Every payload file with its size and SHA-256 (the manifest's content).
+    pub payload: Inventory,
 }
 
 impl Drop for Staging {

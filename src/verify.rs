@@ -53,6 +53,10 @@ pub struct VerifyReport {
     pub wrong_size: Vec<Mismatch>,
     /// Bag-level problems (digest, Payload-Oxum, unreadable files, symlinks).
     pub problems: Vec<String>,
+    /// Payload files of a partial copy (`pull` with a selection) that were not pulled.
+    pub not_pulled: u64,
+    /// Remarks that do not make the verification fail.
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -114,6 +118,7 @@ pub fn verify_bag(
     bag_dir: &Path,
     record: &VersionRecord,
     opts: VerifyOptions,
+    partial: Option<&BTreeSet<String>>,
 ) -> Result<VerifyReport> {
     let started = Instant::now();
     let mut report = VerifyReport {
@@ -206,12 +211,12 @@ pub fn verify_bag(
         }
     }
     let listed: BTreeSet<&String> = manifest.keys().collect();
-    report.missing.extend(
-        manifest
-            .keys()
-            .filter(|p| !on_disk.contains_key(*p))
-            .cloned(),
-    );
+    for p in manifest.keys().filter(|p| !on_disk.contains_key(*p)) {
+        match partial {
+            Some(pulled) if !pulled.contains(p) => report.not_pulled += 1,
+            _ => report.missing.push(p.clone()),
+        }
+    }
     report
         .extra
         .extend(on_disk.keys().filter(|p| !listed.contains(p)).cloned());
@@ -230,7 +235,13 @@ pub fn verify_bag(
 
     // Payload-Oxum and the record's totals, from the sizes on disk of the listed files.
     let listed_bytes: u64 = manifest.keys().filter_map(|p| on_disk.get(p)).sum();
-    if let Some((bytes, count)) = oxum
+    if partial.is_some() {
+        report.notes.push(format!(
+            "partial copy: {} of {} payload files pulled; Payload-Oxum not checked",
+            manifest.len() as u64 - report.not_pulled,
+            manifest.len()
+        ));
+    } else if let Some((bytes, count)) = oxum
         && (bytes, count) != (listed_bytes, manifest.len() as u64)
     {
         report.problems.push(format!(
@@ -238,7 +249,9 @@ pub fn verify_bag(
             manifest.len()
         ));
     }
-    if (record.payload.bytes, record.payload.files) != (listed_bytes, manifest.len() as u64) {
+    if partial.is_none()
+        && (record.payload.bytes, record.payload.files) != (listed_bytes, manifest.len() as u64)
+    {
         report.problems.push(format!(
             "the version record says {} bytes in {} files but the payload is {listed_bytes} bytes in {} files",
             record.payload.bytes,
@@ -347,8 +360,180 @@ pub async fn verify_address(
     addr: &crate::address::Address,
     opts: VerifyOptions,
 ) -> Result<VerifyReport> {
+    if crate::remote::is_remote(&addr.repository) {
+        return verify_remote(addr, !opts.fast, opts.progress).await;
+    }
     let repo = crate::repository::Repository::open(&addr.repository)?;
     let record = repo.require_record(addr).await?;
+    let version = addr.require_version()?.to_string();
     let bag_dir = repo.bag_dir(&addr.dataset, addr.require_version()?);
-    tokio::task::spawn_blocking(move || verify_bag(&bag_dir, &record, opts)).await?
+    let partial = crate::pull::read_partial(repo.root(), &addr.dataset, &version).map(|p| p.paths);
+    tokio::task::spawn_blocking(move || verify_bag(&bag_dir, &record, opts, partial.as_ref()))
+        .await?
+}
+
+/// Verifies a version in a remote repository. Fast (default): presence, size and the SHA-256
+/// stored with each object at upload (one HEAD per object, no download). `full`: stream every
+/// object and re-hash it. Both check the manifest against the version's digest first.
+pub async fn verify_remote(
+    addr: &crate::address::Address,
+    full: bool,
+    progress: bool,
+) -> Result<VerifyReport> {
+    use futures::StreamExt;
+    use sha2::Digest;
+    let started = Instant::now();
+    let version = addr.require_version()?;
+    let remote = crate::remote::Remote::open(&addr.repository)?;
+    let record = remote
+        .record(&addr.dataset, version)
+        .await?
+        .with_context(|| format!("{addr}: no such version"))?;
+    let mut report = VerifyReport {
+        dataset: record.dataset.clone(),
+        version: record.version.clone(),
+        digest: record.digest.clone(),
+        mode: if full { "full" } else { "fast" },
+        ..Default::default()
+    };
+    let base = format!("{}/{}", addr.dataset, version);
+    let Some(manifest_bytes) = remote.get(&format!("{base}/{}", bag::MANIFEST)).await? else {
+        report.missing.push(bag::MANIFEST.into());
+        return Ok(report);
+    };
+    let actual = bag::digest_of_manifest(&manifest_bytes);
+    if actual != record.digest {
+        report.corrupt.push(Mismatch {
+            path: bag::MANIFEST.into(),
+            expected: record.digest.clone(),
+            actual,
+        });
+        return Ok(report);
+    }
+    report.files_checked += 1;
+    report.bytes_checked += manifest_bytes.len() as u64;
+    let manifest = bag::parse_manifest(&String::from_utf8_lossy(&manifest_bytes), bag::MANIFEST)?;
+    let tags = match remote.get(&format!("{base}/{}", bag::TAGMANIFEST)).await? {
+        Some(b) => bag::parse_manifest(&String::from_utf8_lossy(&b), bag::TAGMANIFEST)?,
+        None => {
+            report.missing.push(bag::TAGMANIFEST.into());
+            BTreeMap::new()
+        }
+    };
+    let sizes = match remote.get(&format!("{base}/{}", bag::SIZES)).await? {
+        Some(b) if tags.get(bag::SIZES).map(String::as_str) == Some(sha256_hex(&b).as_str()) => {
+            bag::parse_sizes(&String::from_utf8_lossy(&b), bag::SIZES)?
+        }
+        Some(_) => {
+            report
+                .problems
+                .push(format!("{} does not match the tag manifest", bag::SIZES));
+            BTreeMap::new()
+        }
+        None => BTreeMap::new(),
+    };
+    let objects: Vec<(String, String)> = manifest
+        .iter()
+        .chain(tags.iter().filter(|(p, _)| p.as_str() != bag::MANIFEST))
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect();
+    let total: u64 = objects
+        .iter()
+        .map(|(p, _)| sizes.get(p).copied().unwrap_or(0))
+        .sum();
+    let bar = if full {
+        progress::bytes_bar(progress, total, "verifying")
+    } else {
+        progress::count_bar(progress, objects.len() as u64, "checking")
+    };
+    enum Outcome {
+        Ok(u64),
+        Missing,
+        Size(u64),
+        Corrupt(String),
+        NoChecksum(u64),
+    }
+    let results: Vec<(String, String, Result<Outcome>)> = futures::stream::iter(objects)
+        .map(|(path, expected)| {
+            let remote = &remote;
+            let (base, sizes, bar) = (&base, &sizes, &bar);
+            async move {
+                let rel = format!("{base}/{path}");
+                let outcome = async {
+                    if full {
+                        let Some(_) = remote.head(&rel).await? else {
+                            return Ok(Outcome::Missing);
+                        };
+                        let mut stream = remote.stream(&rel).await?;
+                        let mut hasher = sha2::Sha256::new();
+                        let mut n = 0u64;
+                        while let Some(chunk) = stream.next().await {
+                            let chunk = chunk?;
+                            hasher.update(&chunk);
+                            n += chunk.len() as u64;
+                            bar.inc(chunk.len() as u64);
+                        }
+                        let actual = hex::encode(hasher.finalize());
+                        Ok(if actual == expected {
+                            Outcome::Ok(n)
+                        } else {
+                            Outcome::Corrupt(actual)
+                        })
+                    } else {
+                        bar.inc(1);
+                        match remote.head(&rel).await? {
+                            None => Ok(Outcome::Missing),
+                            Some(o) if sizes.get(&path).is_some_and(|s| *s != o.size) => {
+                                Ok(Outcome::Size(o.size))
+                            }
+                            Some(o) => match o.sha256 {
+                                Some(s) if s == expected => Ok(Outcome::Ok(o.size)),
+                                Some(s) => Ok(Outcome::Corrupt(s)),
+                                None => Ok(Outcome::NoChecksum(o.size)),
+                            },
+                        }
+                    }
+                }
+                .await;
+                (path, expected, outcome)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let mut no_checksum = 0;
+    for (path, expected, outcome) in results {
+        match outcome? {
+            Outcome::Ok(n) => {
+                report.files_checked += 1;
+                report.bytes_checked += n;
+            }
+            Outcome::Missing => report.missing.push(path),
+            Outcome::Size(actual) => report.wrong_size.push(Mismatch {
+                expected: sizes.get(&path).map(|s| s.to_string()).unwrap_or_default(),
+                path,
+                actual: actual.to_string(),
+            }),
+            Outcome::Corrupt(actual) => report.corrupt.push(Mismatch {
+                path,
+                expected,
+                actual,
+            }),
+            Outcome::NoChecksum(n) => {
+                report.files_checked += 1;
+                report.bytes_checked += n;
+                no_checksum += 1;
+            }
+        }
+    }
+    if no_checksum > 0 {
+        report.notes.push(format!(
+            "{no_checksum} object(s) carry no stored SHA-256 (not published by sciml-data, or the store drops metadata); only presence and size were checked: use --full"
+        ));
+    }
+    report.missing.sort();
+    report.corrupt.sort_by(|a, b| a.path.cmp(&b.path));
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }

@@ -641,7 +641,7 @@ async fn unsplittable_window_is_an_error() {
         .expect_err("cannot fit one event per request");
 
     let message = format!("{error:#}");
-    assert!(message.contains("still matches"), "{message}");
+    assert!(message.contains("still holds too many events"), "{message}");
     assert!(server.requests() < 100, "splitting stops at one minute");
 }
 
@@ -752,6 +752,71 @@ async fn fetch_resumes_from_recorded_pages() {
     assert_eq!(sha256_of(&victim), first.pages[0].sha256);
 }
 
+/// A fetch stopped by an error keeps its finished pages; the next run fetches only the
+/// rest.
+#[tokio::test]
+async fn interrupted_fetch_resumes_where_it_stopped() {
+    // The third request fails for good (404 is not retried); later ones succeed.
+    let server = Server::start(|req: &Request| {
+        if req.index == 2 {
+            Reply {
+                status: 404,
+                body: "Error 404: Not Found\n".to_string(),
+                rows: 0,
+            }
+        } else {
+            catalogue_reply(&req.params, NoData::NoContent)
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = month_options(&server, dir.path());
+
+    fetch(&opts).await.expect_err("the third window fails");
+    let partial = read_provenance(dir.path())
+        .expect("readable")
+        .expect("written after each page");
+    assert_eq!(partial.pages.len(), 2);
+    assert_eq!(files_ending_with(dir.path(), ".csv").len(), 2);
+    assert!(files_ending_with(dir.path(), ".part").is_empty());
+
+    let complete = fetch(&opts).await.expect("second run");
+    assert_eq!(server.requests(), 3 + 3, "only the three missing windows");
+    assert_eq!(as_json(&complete.pages[..2]), as_json(&partial.pages));
+    assert_eq!(page_lines(dir.path(), &complete), expected_lines(&opts));
+}
+
+/// A later end date (the default end moves every day) reuses the earlier windows,
+/// fetches the rest, and removes the page the new windows replace.
+#[tokio::test]
+async fn moving_end_date_reuses_earlier_windows() {
+    let server = Server::start(comcat());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let early = FetchOptions {
+        end: date(2023, 4, 10),
+        ..month_options(&server, dir.path())
+    };
+    let first = fetch(&early).await.expect("first run");
+    // [03-18, 03-25), [03-25, 04-01), [04-01, 04-08), [04-08, 04-10)
+    assert_eq!(first.pages.len(), 4);
+    let replaced = dir.path().join(&first.pages[3].file);
+    assert!(replaced.is_file());
+
+    let late = month_options(&server, dir.path());
+    let second = fetch(&late).await.expect("second run");
+
+    // Three windows reused; [04-08, 04-15) and [04-15, 04-18) fetched.
+    assert_eq!(server.requests(), 4 + 2);
+    assert_eq!(as_json(&second.pages[..3]), as_json(&first.pages[..3]));
+    assert_contiguous(&second, "2023-03-18T00:00:00", "2023-04-18T00:00:00");
+    assert!(!replaced.exists(), "the replaced page is removed");
+    assert_eq!(
+        files_ending_with(dir.path(), ".csv").len(),
+        second.pages.len()
+    );
+    assert_eq!(page_lines(dir.path(), &second), expected_lines(&late));
+    assert_eq!(second.end, "2023-04-18");
+}
+
 /// A directory fetched with other options is refused, without any request.
 #[tokio::test]
 async fn different_options_need_another_directory() {
@@ -812,6 +877,15 @@ async fn empty_windows_are_recorded() {
         fetch(&opts).await.expect("resume");
         assert_eq!(server.requests(), 2, "empty pages are reused too");
     }
+}
+
+/// The fetch future can be spawned on a multi-threaded runtime.
+#[test]
+fn fetch_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let opts = FetchOptions::default();
+    let future = fetch(&opts);
+    assert_send(&future);
 }
 
 /// Invalid options are rejected before any request.

@@ -225,7 +225,7 @@ fn blasts_are_rare_small_shallow_and_by_day() {
         assert!(num(r, DEPTH) < 2.0, "{:?}", r);
         // 08:00-17:00 Pacific standard time is 16:00-01:00 UTC.
         let hour = time_of(r, TIME).hour();
-        assert!(hour >= 16 || hour < 1, "blast at {hour}:00 UTC");
+        assert!(!(1..16).contains(&hour), "blast at {hour}:00 UTC");
     }
 }
 
@@ -237,7 +237,7 @@ fn most_events_are_in_the_region_and_some_just_outside() {
     let outside = records.iter().filter(|r| !in_region(r)).count();
     assert_eq!(stats.outside_region, outside as u64);
     let share = outside as f64 / records.len() as f64;
-    assert!((0.01..0.1).contains(&share), "outside share {share}");
+    assert!((0.01..0.2).contains(&share), "outside share {share}");
     for r in records.iter().filter(|r| !in_region(r)) {
         assert!((31.0..=37.0).contains(&num(r, LAT)) && (-121.0..=-113.0).contains(&num(r, LON)));
     }
@@ -266,17 +266,25 @@ fn events_cluster_in_space_and_time() {
         "busiest cell {busiest}"
     );
 
-    // Times: aftershock bursts make inter-event times over-dispersed (a Poisson
-    // process has a coefficient of variation of exactly 1).
-    let times: Vec<f64> = records
-        .iter()
-        .map(|r| time_of(r, TIME).and_utc().timestamp_millis() as f64)
+    // Times: aftershock bursts make daily counts over-dispersed; for a Poisson process
+    // (no clustering) their variance would equal their mean.
+    let mut per_day = std::collections::HashMap::new();
+    for r in &records {
+        *per_day.entry(time_of(r, TIME).date()).or_insert(0usize) += 1;
+    }
+    let days = (NaiveDate::from_ymd_opt(2010, 1, 1).expect("date")
+        - NaiveDate::from_ymd_opt(2000, 1, 1).expect("date"))
+    .num_days() as usize;
+    let counts: Vec<f64> = (0..days)
+        .map(|d| {
+            let day =
+                NaiveDate::from_ymd_opt(2000, 1, 1).expect("date") + chrono::Days::new(d as u64);
+            per_day.get(&day).copied().unwrap_or(0) as f64
+        })
         .collect();
-    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
-    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
-    let cv = var.sqrt() / mean;
-    assert!(cv > 1.2, "coefficient of variation {cv}");
+    let mean = counts.iter().sum::<f64>() / counts.len() as f64;
+    let var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / counts.len() as f64;
+    assert!(var / mean > 3.0, "index of dispersion {}", var / mean);
 }
 
 #[test]
@@ -316,14 +324,19 @@ fn edge_cases_and_invalid_options() {
 #[test]
 #[ignore = "slow in debug builds; run with --release --ignored"]
 fn a_million_events_stream() {
-    let stats = synthesize(&options(21, 1_000_000), std::io::sink()).expect("synthesis");
+    /// Counts lines instead of storing the output.
+    struct LineCounter(u64);
+    impl std::io::Write for LineCounter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut lines = LineCounter(0);
+    let stats = synthesize(&options(21, 1_000_000), &mut lines).expect("synthesis");
     assert_eq!(stats.events, 1_000_000);
-}
-
-#[test]
-#[ignore]
-fn zz_dump() {
-    let f = std::fs::File::create("/tmp/synth_dump.csv").unwrap();
-    let s = synthesize(&options(5, 200_000), std::io::BufWriter::new(f)).unwrap();
-    eprintln!("{s:?}");
+    assert_eq!(lines.0, 1_000_001, "header and one line per event");
 }

@@ -1,3 +1,4 @@
 //! Raw scientific sources, one module each.
 
+pub mod candle;
 pub mod usgs;

@@ -461,16 +461,52 @@ impl Resume {
         }
     }
 
-    /// Whether an earlier run had to split `window` (it recorded pages strictly inside).
+    /// Whether an earlier run had to split `window`: its recorded pages tile the window
+    /// exactly, without being the window itself. (A last window cut short by an earlier
+    /// end date does not tile the longer window, so it is fetched, not split.)
     fn was_split(&self, window: &Window) -> bool {
-        self.pages
-            .range(*window..)
+        let from = Window {
+            start: window.start,
+            end: window.start,
+        };
+        let mut covered = window.start;
+        for (w, _) in self
+            .pages
+            .range(from..)
             .take_while(|(w, _)| w.start < window.end)
-            .any(|(w, _)| w.end <= window.end && w != window)
+        {
+            if w == window || w.start != covered || w.end > window.end {
+                return false;
+            }
+            covered = w.end;
+        }
+        covered == window.end
     }
 
-    /// Recorded pages starting at or after `t`: not yet revisited by this run, kept in
-    /// the provenance so that an interruption does not forget them.
+    /// Deletes the files of recorded pages that `current` no longer lists (after the end
+    /// date moved or the windows changed), so the directory holds exactly the pages of
+    /// the provenance.
+    async fn remove_stale_files(&self, current: &FetchProvenance) -> Result<()> {
+        let listed: std::collections::HashSet<&str> =
+            current.pages.iter().map(|p| p.file.as_str()).collect();
+        for page in self.pages.values() {
+            if page.file.is_empty()
+                || listed.contains(page.file.as_str())
+                || !is_plain_name(&page.file)
+            {
+                continue;
+            }
+            let path = self.dir.join(&page.file);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => tracing::info!("removed stale page {}", path.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Recorded pages starting at or after `t` (not yet revisited by this run).
     fn after(&self, t: NaiveDateTime) -> impl Iterator<Item = &FetchedPage> {
         self.pages
             .iter()
@@ -479,13 +515,17 @@ impl Resume {
     }
 }
 
+/// Whether `name` is a bare file name: a provenance must not point outside its directory.
+fn is_plain_name(name: &str) -> bool {
+    Path::new(name).file_name() == Some(std::ffi::OsStr::new(name))
+}
+
 /// Whether a recorded page's file still has the recorded size and SHA-256.
 async fn page_is_intact(dir: &Path, page: &FetchedPage) -> Result<bool> {
     if page.file.is_empty() {
         return Ok(page.size == 0 && page.rows == 0);
     }
-    // Only plain file names are accepted: a provenance must not point outside `dir`.
-    if Path::new(&page.file).file_name() != Some(std::ffi::OsStr::new(&page.file)) {
+    if !is_plain_name(&page.file) {
         return Ok(false);
     }
     let path = dir.join(&page.file);
@@ -581,59 +621,113 @@ impl From<std::io::Error> for AttemptError {
 }
 
 /// Downloads the catalogue described by `opts` into `opts.out` and returns (and writes)
-/// its provenance. Pages recorded by an earlier run with the same options are reused.
+/// its provenance.
+///
+/// Pages recorded by an earlier run with the same options are reused when their files
+/// are intact; the end date may differ between runs (the windows are laid out from the
+/// start date, so earlier windows stay valid). Page files of the earlier run that the
+/// new provenance does not list any more are deleted at the end.
 pub async fn fetch(opts: &FetchOptions) -> Result<FetchProvenance> {
     opts.validate()?;
     tokio::fs::create_dir_all(&opts.out)
         .await
         .with_context(|| format!("creating {}", opts.out.display()))?;
-    let mut provenance = FetchProvenance::new(opts);
-    let resume = Resume::load(opts, &provenance)?;
-    let client = build_client()?;
-    let mut progress = Progress::new(opts);
-
+    let mut run = Run::start(opts)?;
     let mut pending: VecDeque<Window> = Window::plan(opts.start, opts.end, opts.window_days).into();
     while let Some(window) = pending.pop_front() {
-        if let Some(page) = resume.reusable(&window).await? {
-            tracing::debug!("reusing {}", page.file);
-            progress.done(&window, page.rows);
-            provenance.pages.push(page);
-            continue;
+        if let Some((first, second)) = run.process(&window).await? {
+            pending.push_front(second);
+            pending.push_front(first);
         }
-        let outcome = if resume.was_split(&window) {
+    }
+    run.finish().await
+}
+
+/// The state of one [`fetch`].
+struct Run<'a> {
+    opts: &'a FetchOptions,
+    client: reqwest::Client,
+    resume: Resume,
+    progress: Progress,
+    /// Pages completed so far, in time order.
+    provenance: FetchProvenance,
+}
+
+impl<'a> Run<'a> {
+    /// Loads what an earlier run recorded and prepares the HTTP client.
+    fn start(opts: &'a FetchOptions) -> Result<Self> {
+        let provenance = FetchProvenance::new(opts);
+        Ok(Self {
+            opts,
+            resume: Resume::load(opts, &provenance)?,
+            client: build_client()?,
+            progress: Progress::new(opts),
+            provenance,
+        })
+    }
+
+    /// Completes `window` (reusing or fetching its page), or returns its two halves
+    /// when it holds too many events.
+    async fn process(&mut self, window: &Window) -> Result<Option<(Window, Window)>> {
+        if let Some(page) = self.resume.reusable(window).await? {
+            tracing::debug!("reusing {}", page.file);
+            self.complete(window, page);
+            return Ok(None);
+        }
+        let outcome = if self.resume.was_split(window) {
             Outcome::TooMany
         } else {
-            fetch_window(&client, opts, &window).await?
+            fetch_window(&self.client, self.opts, window).await?
         };
         match outcome {
             Outcome::Saved(page) => {
                 tracing::info!("{} rows from {}", page.rows, page.url);
-                progress.done(&window, page.rows);
-                provenance.pages.push(page);
-                let mut snapshot = provenance.clone();
-                snapshot.pages.extend(resume.after(window.end).cloned());
-                write_provenance(&opts.out, &snapshot).await?;
+                self.complete(window, page);
+                self.save_snapshot(window).await?;
+                Ok(None)
             }
-            Outcome::TooMany => {
-                let (first, second) = window.halves().ok_or_else(|| {
-                    anyhow!(
-                        "the window {}..{} still matches {} events or more although it is \
-                         only {} seconds long; raise the minimum magnitude or narrow the region",
-                        window.starttime(),
-                        window.endtime(),
-                        opts.max_events_per_request,
-                        window.seconds()
-                    )
-                })?;
-                tracing::debug!("splitting {}..{}", window.starttime(), window.endtime());
-                pending.push_front(second);
-                pending.push_front(first);
-            }
+            Outcome::TooMany => split(window, self.opts).map(Some),
         }
     }
-    write_provenance(&opts.out, &provenance).await?;
-    progress.finish(provenance.total_rows());
-    Ok(provenance)
+
+    /// Records the page of `window`.
+    fn complete(&mut self, window: &Window, page: FetchedPage) {
+        self.progress.done(window, page.rows);
+        self.provenance.pages.push(page);
+    }
+
+    /// Writes the provenance so far, plus the recorded pages after `window` that this
+    /// run has not reached yet (so that an interruption does not forget them).
+    async fn save_snapshot(&self, window: &Window) -> Result<()> {
+        let mut snapshot = self.provenance.clone();
+        snapshot
+            .pages
+            .extend(self.resume.after(window.end).cloned());
+        write_provenance(&self.opts.out, &snapshot).await
+    }
+
+    /// Writes the final provenance and removes pages it no longer lists.
+    async fn finish(self) -> Result<FetchProvenance> {
+        write_provenance(&self.opts.out, &self.provenance).await?;
+        self.resume.remove_stale_files(&self.provenance).await?;
+        self.progress.finish(self.provenance.total_rows());
+        Ok(self.provenance)
+    }
+}
+
+/// The halves of a window that holds too many events; an error below one minute.
+fn split(window: &Window, opts: &FetchOptions) -> Result<(Window, Window)> {
+    window.halves().ok_or_else(|| {
+        anyhow!(
+            "the window {}..{} is only {} seconds long and still holds too many events \
+             (the service refused it, or it had {} rows or more); \
+             raise the minimum magnitude or narrow the region",
+            window.starttime(),
+            window.endtime(),
+            window.seconds(),
+            opts.max_events_per_request,
+        )
+    })
 }
 
 /// The HTTP client: identifies itself, and gives up on silent connections.

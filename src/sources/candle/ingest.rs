@@ -1,0 +1,686 @@
+//! `sciml-data ingest candle --input DIR`: the CANDLE Pilot1 files to `candle-uno`.
+//!
+//! Every input is streamed once (hashed on the way): long tables go to Parquet through
+//! scratch files, wide tables to Zarr chunk by chunk. The split, the quality view and
+//! (optionally) the recomputed fits are derived from what was read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use zarrs::group::GroupBuilder;
+
+use super::auc;
+use super::features::{self, FeatureLayout, FeatureSummary};
+use super::responses::{LongTableWriter, PartFile, infer_types, writer_properties};
+use super::split::{self, SplitOptions};
+use super::tables::{self, ColType, Kind};
+use super::tsv::TsvReader;
+use crate::bag::BagInfo;
+use crate::hashing::HashingReader;
+use crate::ingest::{IngestCommon, IngestResult, Session, input_name};
+use crate::progress;
+use crate::record::InputFile;
+
+/// The default dataset name of this source.
+pub const DATASET: &str = "candle-uno";
+/// The benchmark's quality filter (`uno_data.load_aggregated_single_response`).
+pub const QUALITY_FILTER: &str = "R2fit >= 0.3 AND EC50se <= 3";
+const MIN_R2FIT: f32 = 0.3;
+const MAX_EC50SE: f32 = 3.0;
+
+/// Options of `ingest candle`.
+#[derive(Debug, Clone)]
+pub struct CandleOptions {
+    /// Input files or directories (every file of a directory is an input).
+    pub inputs: Vec<PathBuf>,
+    /// Rows per Parquet file before a partition rolls over to the next `part-<n>`.
+    pub rows_per_file: u64,
+    /// Rows per chunk of the feature arrays.
+    pub feature_row_chunk: u64,
+    /// Features per chunk of the feature arrays.
+    pub feature_col_chunk: u64,
+    pub split: SplitOptions,
+    /// Refit every growth curve and write `data/recomputed/responses.parquet`.
+    pub recompute_auc: bool,
+}
+
+impl Default for CandleOptions {
+    fn default() -> Self {
+        CandleOptions {
+            inputs: Vec::new(),
+            rows_per_file: 5_000_000,
+            feature_row_chunk: 512,
+            feature_col_chunk: 1024,
+            split: SplitOptions::default(),
+            recompute_auc: false,
+        }
+    }
+}
+
+/// Expands directories into their files (sorted by name), skipping fetch bookkeeping.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot list {}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| !tables::is_ignored(&input_name(f)))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort_by_key(|p| input_name(p));
+    Ok(out)
+}
+
+/// Per-table row counts.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TableCounts {
+    pub rows: u64,
+    pub by_source: BTreeMap<String, u64>,
+}
+
+/// The quality view.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub name: String,
+    pub table: String,
+    pub filter: String,
+    pub rows: u64,
+    pub rows_with_auc: u64,
+    pub rows_total: u64,
+    pub by_source: BTreeMap<String, u64>,
+    pub duckdb: String,
+    pub pandas: String,
+}
+
+/// Agreement of the recomputed AUC with the provided one.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AucAgreement {
+    pub curves_fitted: u64,
+    pub curves_not_fitted: u64,
+    pub matched_with_provided: u64,
+    pub mean_abs_diff: Option<f64>,
+    pub max_abs_diff: Option<f64>,
+    pub within_0_01: u64,
+}
+
+type CurveKey = (String, String, String, String);
+
+struct Collected {
+    files: Vec<PartFile>,
+    features: Vec<(FeatureSummary, RecordBatch, RecordBatch)>,
+    annotations: BTreeMap<String, Vec<(String, ColType)>>,
+    responses: Option<TableCounts>,
+    growth: Option<TableCounts>,
+    view: Option<View>,
+    drugs: Vec<(String, u64)>,
+    pubchem: HashMap<String, String>,
+    provided_auc: HashMap<CurveKey, f32>,
+    curves: BTreeMap<CurveKey, Vec<(f64, f64)>>,
+}
+
+fn open(path: &Path) -> Result<BufReader<HashingReader<File>>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 20, HashingReader::new(f)))
+}
+
+fn finish_hash(path: &Path, r: BufReader<HashingReader<File>>) -> Result<InputFile> {
+    let (size, sha256) = r
+        .into_inner()
+        .finish()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(InputFile {
+        name: input_name(path),
+        size,
+        sha256,
+    })
+}
+
+/// Runs the ingest.
+pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<IngestResult> {
+    let inputs = expand_inputs(&opts.inputs)?;
+    if inputs.is_empty() {
+        bail!("no CANDLE input files found in the given --input paths");
+    }
+    let kinds: Vec<Kind> = inputs
+        .iter()
+        .map(|p| tables::classify(&input_name(p)).with_context(|| format!("input {}", p.display())))
+        .collect::<Result<_>>()?;
+    let session = Session::start(common, &inputs)?;
+    let total_bytes: u64 = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress::bytes_bar(common.progress, total_bytes, "reading");
+    let zstore = session.staging.zarr_store("data/features.zarr");
+    let mut c = Collected {
+        files: Vec::new(),
+        features: Vec::new(),
+        annotations: BTreeMap::new(),
+        responses: None,
+        growth: None,
+        view: None,
+        drugs: Vec::new(),
+        pubchem: HashMap::new(),
+        provided_auc: HashMap::new(),
+        curves: BTreeMap::new(),
+    };
+    let mut recorded = Vec::new();
+    let mut done = 0u64;
+    for (path, kind) in inputs.iter().zip(&kinds) {
+        let name = input_name(path);
+        let scratch = session.scratch.path().join(format!("t{}", recorded.len()));
+        let tick = |b: u64| bar.set_position(done + b);
+        let input = match kind {
+            Kind::Response => read_responses(path, &name, &scratch, opts, &mut c, tick)?,
+            Kind::Growth => read_growth(path, &name, &scratch, opts, &mut c, tick)?,
+            Kind::Annotation { header } => {
+                read_annotation(path, &name, *header, &scratch, opts, &mut c, tick)?
+            }
+            Kind::Rnaseq | Kind::Descriptors | Kind::Fingerprints { .. } => {
+                let layout = match kind {
+                    Kind::Rnaseq => FeatureLayout {
+                        entity: "sample",
+                        key: Some("Sample"),
+                        prefix: None,
+                        row_attributes: &["Cancer_type_id"],
+                    },
+                    Kind::Descriptors => FeatureLayout {
+                        entity: "drug",
+                        key: Some("NAME"),
+                        prefix: None,
+                        row_attributes: &[],
+                    },
+                    Kind::Fingerprints { prefix } => FeatureLayout {
+                        entity: "drug",
+                        key: None,
+                        prefix: Some(prefix.clone()),
+                        row_attributes: &[],
+                    },
+                    _ => unreachable!("matched above"),
+                };
+                let mut r = open(path)?;
+                let table = tables::table_name(&name);
+                let (summary, rows, cols) = features::write_table(
+                    &zstore,
+                    "data/features.zarr",
+                    &table,
+                    &name,
+                    &mut r,
+                    &layout,
+                    opts.feature_row_chunk,
+                    opts.feature_col_chunk,
+                    tick,
+                )
+                .await?;
+                c.features.push((summary, rows, cols));
+                finish_hash(path, r)?
+            }
+        };
+        done += input.size;
+        bar.set_position(done);
+        recorded.push(input);
+    }
+    bar.finish_and_clear();
+
+    // Parquet files into the bag.
+    let bar = progress::count_bar(common.progress, c.files.len() as u64, "writing");
+    for f in &c.files {
+        let bytes = std::fs::read(&f.scratch)
+            .with_context(|| format!("cannot read {}", f.scratch.display()))?;
+        session.staging.put(&f.path, Bytes::from(bytes)).await?;
+        let _ = std::fs::remove_file(&f.scratch);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    // Features: label tables and the root group.
+    let mut feature_summaries = Vec::new();
+    for (s, rows, cols) in &c.features {
+        session
+            .staging
+            .put(&s.rows_table, Bytes::from(plain_parquet(rows)?))
+            .await?;
+        session
+            .staging
+            .put(&s.columns_table, Bytes::from(plain_parquet(cols)?))
+            .await?;
+        feature_summaries.push(s.clone());
+    }
+    if !c.features.is_empty() {
+        let mut g = GroupBuilder::new().build(zstore.clone(), "/")?;
+        if let Value::Object(m) = json!({
+            "title": "CANDLE-UNO feature matrices (entity x feature, float32, NaN = missing)",
+            "arrays": feature_summaries.iter().map(|s| s.table.clone()).collect::<Vec<_>>(),
+            "labels": "data/features/<array>/rows.parquet and columns.parquet",
+        }) {
+            *g.attributes_mut() = m;
+        }
+        g.async_store_metadata().await?;
+    }
+
+    // The split.
+    let split_summary = if c.responses.is_some() {
+        let (table, summary) = split::drug_split(&c.drugs, &c.pubchem, &opts.split)?;
+        session
+            .staging
+            .put(
+                "data/splits/drugs.parquet",
+                Bytes::from(plain_parquet(&table)?),
+            )
+            .await?;
+        Some(summary)
+    } else {
+        None
+    };
+
+    // Recomputed fits.
+    let agreement = if opts.recompute_auc && !c.curves.is_empty() {
+        let (table, agreement) = recompute(&c, common.progress)?;
+        session
+            .staging
+            .put(
+                "data/recomputed/responses.parquet",
+                Bytes::from(plain_parquet(&table)?),
+            )
+            .await?;
+        Some(agreement)
+    } else {
+        None
+    };
+
+    // Views.
+    let views: Vec<&View> = c.view.iter().collect();
+    if !views.is_empty() {
+        session
+            .staging
+            .put(
+                "data/views.json",
+                Bytes::from(serde_json::to_vec_pretty(&json!({ "views": views }))?),
+            )
+            .await?;
+    }
+
+    let options = json!({
+        "dataset": common.dataset,
+        "rows_per_file": opts.rows_per_file,
+        "feature_chunk": [opts.feature_row_chunk, opts.feature_col_chunk],
+        "split": opts.split,
+        "quality_filter": QUALITY_FILTER,
+        "recompute_auc": opts.recompute_auc,
+        "missing_value_markers": super::tsv::MISSING,
+        "parquet": "zstd level 3, page statistics, row groups of 262144 rows",
+    });
+    let fetch = inputs
+        .iter()
+        .filter_map(|p| p.parent())
+        .find_map(|d| super::fetch::read_provenance(d).ok().flatten());
+    let provenance = json!({
+        "source": "candle",
+        "dataset": common.dataset,
+        "description": "CANDLE Pilot1 drug dose-response, molecular and drug feature tables to the CANDLE-UNO benchmark layout",
+        "inputs": recorded,
+        "fetch": fetch,
+        "options": options,
+        "tables": {
+            "responses": c.responses,
+            "growth": c.growth,
+            "annotations": c.annotations,
+        },
+        "features": feature_summaries,
+        "views": views,
+        "split": split_summary,
+        "auc_recomputation": agreement,
+        "transforms": [
+            {"output": "data/responses/SOURCE=*/part-*.parquet", "method": "combined_single_response_agg streamed; SOURCE, CELL, DRUG, STUDY utf8; AUC..DSS1 float32 (uno_data dtypes); missing markers null; input row order kept; no row dropped"},
+            {"output": "data/growth/SOURCE=*/part-*.parquet", "method": "rescaled_combined_single_drug_growth streamed; LOG_CONCENTRATION and GROWTH float32, other columns utf8; input row order kept"},
+            {"output": "data/annotations/<file>/part-0.parquet", "method": "lookup tables; column types inferred (int64, else float64, else utf8); missing markers null"},
+            {"output": "data/features.zarr/<file>", "method": "wide tables as 2-D float32 (entity x feature) in input row and column order; missing -> NaN; Cancer_type_id kept as a row attribute; fingerprint files: first line skipped, columns <PFP|ECFP>.<i>"},
+            {"output": "data/splits/drugs.parquet", "method": "ShuffleSplit over drug groups (PubChem CID via drug_info when given), groups in order of first appearance among quality-view rows with an AUC"},
+            {"output": "data/views.json", "method": format!("named view 'quality': {QUALITY_FILTER}; rows counted, none dropped")},
+            {"output": "data/recomputed/responses.parquet", "method": "per (SOURCE, CELLNAME, DRUG_ID, EXPID): Hill fit of clip(GROWTH/200 + 0.5, 0, 1) against -LOG_CONCENTRATION within bounds einf [0,1], ec50 [0,12], hs [0,4]; AUC over doses 4..10 (sources.md 3.2); only with --recompute-auc"},
+        ],
+        "reference": "ECP-CANDLE/Benchmarks@f6a3da8818308c9edcd9fedbcf831dd5968efcdd Pilot1/Uno (uno_data.py), levinas/curve@6f0df5603e03ec63f4401bc83dc6a7dac1455369 curve.py (see docs/sources/candle.md)",
+    });
+    session
+        .staging
+        .put(
+            "metadata/provenance.json",
+            Bytes::from(serde_json::to_vec_pretty(&provenance)?),
+        )
+        .await?;
+    let mut info = BagInfo::default();
+    info.push("Source", "candle");
+    info.push(
+        "Source-Organization",
+        "Argonne National Laboratory (CANDLE Pilot1 benchmark data)",
+    );
+    info.push("Internal-Sender-Description", one_line(&common.message));
+    session.commit("candle", recorded, options, info).await
+}
+
+fn read_responses(
+    path: &Path,
+    name: &str,
+    scratch: &Path,
+    opts: &CandleOptions,
+    c: &mut Collected,
+    mut tick: impl FnMut(u64),
+) -> Result<InputFile> {
+    if c.responses.is_some() {
+        bail!("{name}: given twice");
+    }
+    let mut input = open(path)?;
+    let (mut r, _) = TsvReader::new(name, &mut input, 0, true)?;
+    let types = tables::bind(name, r.header(), &tables::response_schema())?;
+    let h = r.header().to_vec();
+    let idx = |n: &str| h.iter().position(|c| c == n).unwrap_or_default();
+    let (i_src, i_cell, i_drug, i_study) = (idx("SOURCE"), idx("CELL"), idx("DRUG"), idx("STUDY"));
+    let (i_auc, i_r2, i_se) = (idx("AUC"), idx("R2fit"), idx("EC50se"));
+    let cols: Vec<(String, ColType)> = h.iter().cloned().zip(types).collect();
+    let mut w = LongTableWriter::new(
+        "data/responses",
+        scratch,
+        cols,
+        Some(i_src),
+        opts.rows_per_file,
+    )?;
+    let mut counts = TableCounts::default();
+    let (mut quality, mut with_auc) = (0u64, 0u64);
+    let mut q_by_source: BTreeMap<String, u64> = BTreeMap::new();
+    let mut drug_index: HashMap<String, usize> = HashMap::new();
+    while r.next_row()? {
+        w.push(&r)?;
+        counts.rows += 1;
+        *counts
+            .by_source
+            .entry(r.field(i_src).to_string())
+            .or_default() += 1;
+        let r2 = r.f32_at(i_r2)?;
+        let se = r.f32_at(i_se)?;
+        // NaN compares false, as in pandas.
+        if r2.is_some_and(|v| v >= MIN_R2FIT) && se.is_some_and(|v| v <= MAX_EC50SE) {
+            quality += 1;
+            *q_by_source.entry(r.field(i_src).to_string()).or_default() += 1;
+            let a = r.f32_at(i_auc)?;
+            if a.is_some_and(|v| !v.is_nan()) {
+                with_auc += 1;
+                let d = r.field(i_drug);
+                match drug_index.get(d) {
+                    Some(i) => c.drugs[*i].1 += 1,
+                    None => {
+                        drug_index.insert(d.to_string(), c.drugs.len());
+                        c.drugs.push((d.to_string(), 1));
+                    }
+                }
+            }
+        }
+        if opts.recompute_auc
+            && let Some(a) = r.f32_at(i_auc)?
+        {
+            c.provided_auc.insert(
+                (
+                    r.field(i_src).to_string(),
+                    r.field(i_cell).to_string(),
+                    r.field(i_drug).to_string(),
+                    r.field(i_study).to_string(),
+                ),
+                a,
+            );
+        }
+        if counts.rows.is_multiple_of(65_536) {
+            tick(r.bytes());
+        }
+    }
+    drop(r);
+    c.files.extend(w.finish()?);
+    let table = "read_parquet('data/responses/*/*.parquet', hive_partitioning=true)";
+    c.view = Some(View {
+        name: "quality".into(),
+        table: "data/responses".into(),
+        filter: QUALITY_FILTER.into(),
+        rows: quality,
+        rows_with_auc: with_auc,
+        rows_total: counts.rows,
+        by_source: q_by_source,
+        duckdb: format!("SELECT * FROM {table} WHERE {QUALITY_FILTER}"),
+        pandas: "df[(df.R2fit >= 0.3) & (df.EC50se <= 3)]".into(),
+    });
+    c.responses = Some(counts);
+    finish_hash(path, input)
+}
+
+fn read_growth(
+    path: &Path,
+    name: &str,
+    scratch: &Path,
+    opts: &CandleOptions,
+    c: &mut Collected,
+    mut tick: impl FnMut(u64),
+) -> Result<InputFile> {
+    if c.growth.is_some() {
+        bail!("{name}: given twice");
+    }
+    let mut input = open(path)?;
+    let (mut r, _) = TsvReader::new(name, &mut input, 0, true)?;
+    let types = tables::bind(name, r.header(), &tables::growth_schema())?;
+    let h = r.header().to_vec();
+    let idx = |n: &str| h.iter().position(|c| c == n).unwrap_or_default();
+    let (i_src, i_drug, i_cell, i_exp) =
+        (idx("SOURCE"), idx("DRUG_ID"), idx("CELLNAME"), idx("EXPID"));
+    let (i_conc, i_growth) = (idx("LOG_CONCENTRATION"), idx("GROWTH"));
+    let cols: Vec<(String, ColType)> = h.iter().cloned().zip(types).collect();
+    let mut w = LongTableWriter::new(
+        "data/growth",
+        scratch,
+        cols,
+        Some(i_src),
+        opts.rows_per_file,
+    )?;
+    let mut counts = TableCounts::default();
+    while r.next_row()? {
+        w.push(&r)?;
+        counts.rows += 1;
+        *counts
+            .by_source
+            .entry(r.field(i_src).to_string())
+            .or_default() += 1;
+        if opts.recompute_auc
+            && let (Some(lc), Some(g)) = (r.f32_at(i_conc)?, r.f32_at(i_growth)?)
+        {
+            c.curves
+                .entry((
+                    r.field(i_src).to_string(),
+                    r.field(i_cell).to_string(),
+                    r.field(i_drug).to_string(),
+                    r.field(i_exp).to_string(),
+                ))
+                .or_default()
+                .push((-f64::from(lc), auc::normalise_growth(f64::from(g))));
+        }
+        if counts.rows.is_multiple_of(65_536) {
+            tick(r.bytes());
+        }
+    }
+    drop(r);
+    c.files.extend(w.finish()?);
+    c.growth = Some(counts);
+    finish_hash(path, input)
+}
+
+fn read_annotation(
+    path: &Path,
+    name: &str,
+    header: bool,
+    scratch: &Path,
+    opts: &CandleOptions,
+    c: &mut Collected,
+    mut tick: impl FnMut(u64),
+) -> Result<InputFile> {
+    // Pass 1: types.
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (mut r, _) = TsvReader::new(name, BufReader::new(f), 0, header)?;
+    let (types, _) = infer_types(&mut r)?;
+    let h = r.header().to_vec();
+    drop(r);
+    // Pass 2: write (and hash).
+    let mut input = open(path)?;
+    let (mut r, _) = TsvReader::new(name, &mut input, 0, header)?;
+    let cols: Vec<(String, ColType)> = h.iter().cloned().zip(types).collect();
+    let table = tables::table_name(name);
+    let mut w = LongTableWriter::new(
+        &format!("data/annotations/{table}"),
+        scratch,
+        cols.clone(),
+        None,
+        opts.rows_per_file,
+    )?;
+    let (i_id, i_pub) = (
+        h.iter().position(|c| c == "ID"),
+        h.iter().position(|c| c == "PUBCHEM"),
+    );
+    let mut rows = 0u64;
+    while r.next_row()? {
+        w.push(&r)?;
+        rows += 1;
+        if name == "drug_info"
+            && let (Some(i), Some(p)) = (i_id, i_pub)
+        {
+            let (id, cid) = (r.field(i), r.field(p));
+            // drop_duplicates(['ID']) keeps the first; a missing PUBCHEM maps to nothing.
+            if !super::tsv::is_missing(cid) && !c.pubchem.contains_key(id) {
+                c.pubchem
+                    .insert(id.to_string(), format!("PubChem.CID.{cid}"));
+            }
+        }
+        if rows.is_multiple_of(65_536) {
+            tick(r.bytes());
+        }
+    }
+    drop(r);
+    c.files.extend(w.finish()?);
+    c.annotations.insert(table, cols);
+    finish_hash(path, input)
+}
+
+fn recompute(c: &Collected, show: bool) -> Result<(RecordBatch, AucAgreement)> {
+    let bar = progress::count_bar(show, c.curves.len() as u64, "fitting");
+    let keys: Vec<&CurveKey> = c.curves.keys().collect();
+    use rayon::prelude::*;
+    let fits: Vec<Option<auc::Metrics>> = keys
+        .par_iter()
+        .map(|k| {
+            let pts = &c.curves[*k];
+            let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+            let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+            let m = auc::fit_metrics(&xs, &ys);
+            bar.inc(1);
+            m
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut agreement = AucAgreement::default();
+    let mut diffs = Vec::new();
+    for (k, m) in keys.iter().zip(&fits) {
+        match m {
+            Some(m) => {
+                agreement.curves_fitted += 1;
+                if let Some(a) = c.provided_auc.get(*k) {
+                    let d = (m.AUC - f64::from(*a)).abs();
+                    diffs.push(d);
+                    agreement.within_0_01 += u64::from(d <= 0.01);
+                }
+            }
+            None => agreement.curves_not_fitted += 1,
+        }
+    }
+    agreement.matched_with_provided = diffs.len() as u64;
+    if !diffs.is_empty() {
+        agreement.mean_abs_diff = Some(diffs.iter().sum::<f64>() / diffs.len() as f64);
+        agreement.max_abs_diff = Some(diffs.iter().cloned().fold(0.0, f64::max));
+    }
+    let s = |f: fn(&CurveKey) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(keys.iter().map(|k| f(k))))
+    };
+    let metric = |f: fn(&auc::Metrics) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from(
+            fits.iter().map(|m| m.as_ref().map(f)).collect::<Vec<_>>(),
+        ))
+    };
+    let names = [
+        "AUC", "IC50", "EC50", "EC50se", "R2fit", "Einf", "HS", "AAC1", "AUC1", "DSS1",
+    ];
+    let getters: [fn(&auc::Metrics) -> f64; 10] = [
+        |m| m.AUC,
+        |m| m.IC50,
+        |m| m.EC50,
+        |m| m.EC50se,
+        |m| m.R2fit,
+        |m| m.Einf,
+        |m| m.HS,
+        |m| m.AAC1,
+        |m| m.AUC1,
+        |m| m.DSS1,
+    ];
+    let mut fields = vec![
+        Field::new("SOURCE", DataType::Utf8, false),
+        Field::new("CELL", DataType::Utf8, false),
+        Field::new("DRUG", DataType::Utf8, false),
+        Field::new("STUDY", DataType::Utf8, false),
+        Field::new("points", DataType::Int64, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        s(|k| &k.0),
+        s(|k| &k.1),
+        s(|k| &k.2),
+        s(|k| &k.3),
+        Arc::new(Int64Array::from_iter_values(
+            keys.iter().map(|k| c.curves[*k].len() as i64),
+        )),
+    ];
+    for (n, g) in names.iter().zip(getters) {
+        fields.push(Field::new(*n, DataType::Float64, true));
+        cols.push(metric(g));
+    }
+    fields.push(Field::new("AUC_provided", DataType::Float32, true));
+    cols.push(Arc::new(arrow::array::Float32Array::from(
+        keys.iter()
+            .map(|k| c.provided_auc.get(*k).copied())
+            .collect::<Vec<_>>(),
+    )));
+    Ok((
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?,
+        agreement,
+    ))
+}
+
+/// A small table as one Parquet file.
+pub fn plain_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()?))?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(buf)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,472 @@
+//! Long tables (responses, growth curves, annotations) to Parquet.
+//!
+//! Rows stream from a [`TsvReader`] into per-partition column builders; full batches go to
+//! a Parquet writer on a scratch file, which rolls over to a new `part-<n>.parquet` every
+//! `rows_per_file` rows, so memory stays flat however large the input is. Partitioned
+//! tables (those with a `SOURCE` column) are written hive-style:
+//! `<base>/SOURCE=<value>/part-<n>.parquet`, the partition column not stored in the files.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{
+    ArrayBuilder, ArrayRef, Float32Builder, Float64Builder, Int64Builder, StringBuilder,
+};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::Serialize;
+
+use super::tables::ColType;
+use super::tsv::{TsvReader, is_missing, parse_f32, parse_f64};
+
+/// Rows per Arrow batch handed to the Parquet writer.
+const BATCH_ROWS: usize = 65_536;
+/// Rows per Parquet row group.
+const ROW_GROUP_ROWS: usize = 262_144;
+
+/// The Parquet settings of every table: zstd level 3, page statistics and indexes.
+pub fn writer_properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build())
+}
+
+/// One typed column builder.
+enum Col {
+    Utf8(StringBuilder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    I64(Int64Builder),
+}
+
+impl Col {
+    fn new(t: ColType) -> Col {
+        match t {
+            ColType::Utf8 => Col::Utf8(StringBuilder::new()),
+            ColType::Float32 => Col::F32(Float32Builder::new()),
+            ColType::Float64 => Col::F64(Float64Builder::new()),
+            ColType::Int64 => Col::I64(Int64Builder::new()),
+        }
+    }
+
+    fn push(&mut self, v: &str, file: &str, line: u64, column: &str) -> Result<()> {
+        match self {
+            Col::Utf8(b) => {
+                if is_missing(v) {
+                    b.append_null()
+                } else {
+                    b.append_value(v)
+                }
+            }
+            Col::F32(b) => b.append_option(parse_f32(v, file, line, column)?),
+            Col::F64(b) => b.append_option(parse_f64(v, file, line, column)?),
+            Col::I64(b) => {
+                if is_missing(v) {
+                    b.append_null()
+                } else {
+                    match v.trim().parse::<i64>() {
+                        Ok(x) => b.append_value(x),
+                        Err(_) => {
+                            bail!("{file}:{line}: column {column}: {v:?} is not an integer")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Utf8(b) => Arc::new(b.finish()),
+            Col::F32(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::I64(b) => Arc::new(b.finish()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Col::Utf8(b) => b.len(),
+            Col::F32(b) => b.len(),
+            Col::F64(b) => b.len(),
+            Col::I64(b) => b.len(),
+        }
+    }
+}
+
+/// One finished Parquet file of a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartFile {
+    /// Path in the bag (`data/...`).
+    pub path: String,
+    /// Partition value (`SOURCE`), if partitioned.
+    pub partition: Option<String>,
+    pub rows: u64,
+    #[serde(skip)]
+    pub scratch: PathBuf,
+}
+
+struct Partition {
+    cols: Vec<Col>,
+    writer: Option<ArrowWriter<BufWriter<File>>>,
+    rows_in_file: u64,
+    next_index: u32,
+    current: Option<PartFile>,
+    done: Vec<PartFile>,
+}
+
+/// Streams rows of one input file into Parquet files.
+pub struct LongTableWriter {
+    base: String,
+    scratch: PathBuf,
+    columns: Vec<(String, ColType)>,
+    partition: Option<usize>,
+    schema: SchemaRef,
+    rows_per_file: u64,
+    parts: BTreeMap<String, Partition>,
+    props: WriterProperties,
+}
+
+/// Partition values become directory names: they must be safe path segments.
+fn check_partition_value(v: &str, file: &str, line: u64) -> Result<()> {
+    let ok = !v.is_empty()
+        && v != "."
+        && v != ".."
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        bail!(
+            "{file}:{line}: SOURCE value {v:?} cannot name a partition directory \
+             (allowed: letters, digits, '.', '_', '-')"
+        );
+    }
+    Ok(())
+}
+
+impl LongTableWriter {
+    /// `columns` in input order with their types; `partition` the index of the column
+    /// whose value names the partition (it is not stored in the files).
+    pub fn new(
+        base: &str,
+        scratch: &Path,
+        columns: Vec<(String, ColType)>,
+        partition: Option<usize>,
+        rows_per_file: u64,
+    ) -> Result<Self> {
+        let fields: Vec<Field> = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != partition)
+            .map(|(_, (n, t))| Field::new(n, t.arrow(), true))
+            .collect();
+        std::fs::create_dir_all(scratch)
+            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        Ok(LongTableWriter {
+            base: base.to_string(),
+            scratch: scratch.to_path_buf(),
+            columns,
+            partition,
+            schema: Arc::new(Schema::new(fields)),
+            rows_per_file: rows_per_file.max(1),
+            parts: BTreeMap::new(),
+            props: writer_properties()?,
+        })
+    }
+
+    /// The Arrow schema of the files.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends the reader's current row.
+    pub fn push<R: BufRead>(&mut self, r: &TsvReader<R>) -> Result<()> {
+        let key = match self.partition {
+            Some(p) => {
+                let v = r.field(p);
+                if !self.parts.contains_key(v) {
+                    check_partition_value(v, r.file(), r.line())?;
+                }
+                v
+            }
+            None => "",
+        };
+        if !self.parts.contains_key(key) {
+            let cols = self
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != self.partition)
+                .map(|(_, (_, t))| Col::new(*t))
+                .collect();
+            self.parts.insert(
+                key.to_string(),
+                Partition {
+                    cols,
+                    writer: None,
+                    rows_in_file: 0,
+                    next_index: 0,
+                    current: None,
+                    done: Vec::new(),
+                },
+            );
+        }
+        let part = self.parts.get_mut(key).context("partition vanished")?;
+        let mut j = 0;
+        for (i, (name, _)) in self.columns.iter().enumerate() {
+            if Some(i) == self.partition {
+                continue;
+            }
+            part.cols[j].push(r.field(i), r.file(), r.line(), name)?;
+            j += 1;
+        }
+        if part.cols.first().map_or(0, |c| c.len()) >= BATCH_ROWS {
+            let key = key.to_string();
+            self.flush(&key)?;
+        }
+        Ok(())
+    }
+
+    fn path_of(&self, key: &str, index: u32) -> String {
+        match self.partition {
+            Some(p) => format!(
+                "{}/{}={key}/part-{index}.parquet",
+                self.base, self.columns[p].0
+            ),
+            None => format!("{}/part-{index}.parquet", self.base),
+        }
+    }
+
+    fn flush(&mut self, key: &str) -> Result<()> {
+        let rows_per_file = self.rows_per_file;
+        let schema = self.schema.clone();
+        let props = self.props.clone();
+        let next_path = {
+            let part = self.parts.get(key).context("unknown partition")?;
+            self.path_of(key, part.next_index)
+        };
+        let scratch_dir = self.scratch.clone();
+        let partition = self.partition.map(|_| key.to_string());
+        let part = self.parts.get_mut(key).context("unknown partition")?;
+        let n = part.cols.first().map_or(0, |c| c.len());
+        if n == 0 {
+            return Ok(());
+        }
+        let arrays: Vec<ArrayRef> = part.cols.iter_mut().map(|c| c.finish()).collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        if part.writer.is_none() {
+            let scratch =
+                scratch_dir.join(format!("{}.parquet", next_path.replace(['/', '='], "_")));
+            let f = File::create(&scratch)
+                .with_context(|| format!("cannot create {}", scratch.display()))?;
+            part.writer = Some(ArrowWriter::try_new(
+                BufWriter::with_capacity(1 << 20, f),
+                schema,
+                Some(props),
+            )?);
+            part.current = Some(PartFile {
+                path: next_path,
+                partition,
+                rows: 0,
+                scratch,
+            });
+            part.next_index += 1;
+            part.rows_in_file = 0;
+        }
+        if let Some(w) = part.writer.as_mut() {
+            w.write(&batch)?;
+        }
+        part.rows_in_file += n as u64;
+        if let Some(c) = part.current.as_mut() {
+            c.rows += n as u64;
+        }
+        if part.rows_in_file >= rows_per_file {
+            Self::close_file(part)?;
+        }
+        Ok(())
+    }
+
+    fn close_file(part: &mut Partition) -> Result<()> {
+        if let Some(w) = part.writer.take() {
+            w.close()?;
+        }
+        if let Some(c) = part.current.take() {
+            part.done.push(c);
+        }
+        Ok(())
+    }
+
+    /// Flushes everything and returns the files, ordered by bag path.
+    pub fn finish(mut self) -> Result<Vec<PartFile>> {
+        let keys: Vec<String> = self.parts.keys().cloned().collect();
+        let mut out = Vec::new();
+        for k in keys {
+            self.flush(&k)?;
+            let part = self.parts.get_mut(&k).context("unknown partition")?;
+            Self::close_file(part)?;
+            out.append(&mut part.done);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+/// Infers the column types of a table with no explicit schema (annotation tables): a
+/// column is int64 if every non-missing value parses as an integer, else float64 if every
+/// one parses as a number, else utf8. One streaming pass.
+pub fn infer_types<R: BufRead>(r: &mut TsvReader<R>) -> Result<(Vec<ColType>, u64)> {
+    let mut int_ok: Vec<bool> = Vec::new();
+    let mut float_ok: Vec<bool> = Vec::new();
+    let mut seen: Vec<bool> = Vec::new();
+    let mut rows = 0u64;
+    while r.next_row()? {
+        if int_ok.is_empty() {
+            int_ok = vec![true; r.len()];
+            float_ok = vec![true; r.len()];
+            seen = vec![false; r.len()];
+        }
+        rows += 1;
+        for i in 0..r.len() {
+            let v = r.field(i);
+            if is_missing(v) {
+                continue;
+            }
+            seen[i] = true;
+            if int_ok[i] && v.trim().parse::<i64>().is_err() {
+                int_ok[i] = false;
+            }
+            if float_ok[i] && !int_ok[i] && v.trim().parse::<f64>().is_err() {
+                float_ok[i] = false;
+            }
+        }
+    }
+    let n = r.header().len();
+    Ok((
+        (0..n)
+            .map(|i| {
+                if i >= seen.len() || !seen[i] {
+                    ColType::Utf8
+                } else if int_ok[i] {
+                    ColType::Int64
+                } else if float_ok[i] {
+                    ColType::Float64
+                } else {
+                    ColType::Utf8
+                }
+            })
+            .collect(),
+        rows,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, Float32Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn partitions_and_rolls_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("SOURCE\tDRUG\tAUC\n");
+        for i in 0..10 {
+            let s = if i % 3 == 0 { "CCLE" } else { "gCSI" };
+            text.push_str(&format!("{s}\tNSC.{i}\t{}\n", i as f32 / 10.0));
+        }
+        text.push_str("CCLE\tNSC.x\tna\n");
+        let (mut r, _) = TsvReader::new("f", text.as_bytes(), 0, true).unwrap();
+        let cols = vec![
+            ("SOURCE".to_string(), ColType::Utf8),
+            ("DRUG".to_string(), ColType::Utf8),
+            ("AUC".to_string(), ColType::Float32),
+        ];
+        let mut w = LongTableWriter::new("data/t", dir.path(), cols, Some(0), 3).unwrap();
+        // Small batches: flush every row to exercise rolling.
+        while r.next_row().unwrap() {
+            w.push(&r).unwrap();
+            let k = r.field(0).to_string();
+            w.flush(&k).unwrap();
+        }
+        let files = w.finish().unwrap();
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "data/t/SOURCE=CCLE/part-0.parquet",
+                "data/t/SOURCE=CCLE/part-1.parquet",
+                "data/t/SOURCE=gCSI/part-0.parquet",
+                "data/t/SOURCE=gCSI/part-1.parquet",
+            ]
+        );
+        assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), 11);
+        let f = File::open(&files[1].scratch).unwrap();
+        let b: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        let drugs = b[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let auc = b[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .unwrap();
+        assert_eq!(drugs.value(0), "NSC.9");
+        assert_eq!(auc.value(0), 0.9);
+        assert_eq!(drugs.value(1), "NSC.x");
+        assert!(auc.is_null(1));
+    }
+
+    #[test]
+    fn bad_partition_values_and_numbers_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = vec![
+            ("SOURCE".to_string(), ColType::Utf8),
+            ("AUC".to_string(), ColType::Float32),
+        ];
+        let (mut r, _) = TsvReader::new("f", "SOURCE\tAUC\na/b\t1\n".as_bytes(), 0, true).unwrap();
+        let mut w = LongTableWriter::new("d", dir.path(), cols.clone(), Some(0), 10).unwrap();
+        r.next_row().unwrap();
+        assert!(
+            w.push(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("f:2: SOURCE value \"a/b\"")
+        );
+        let (mut r, _) = TsvReader::new("f", "SOURCE\tAUC\nA\tx1\n".as_bytes(), 0, true).unwrap();
+        r.next_row().unwrap();
+        let e = w.push(&r).unwrap_err().to_string();
+        assert!(e.contains("f:2: column AUC: \"x1\" is not a number"), "{e}");
+    }
+
+    #[test]
+    fn inference() {
+        let t = "a\tb\tc\td\n1\t1.5\tx\t\n-2\tna\t3\t-\n";
+        let (mut r, _) = TsvReader::new("f", t.as_bytes(), 0, true).unwrap();
+        let (types, rows) = infer_types(&mut r).unwrap();
+        assert_eq!(rows, 2);
+        assert_eq!(
+            types,
+            [
+                ColType::Int64,
+                ColType::Float64,
+                ColType::Utf8,
+                ColType::Utf8
+            ]
+        );
+    }
+}

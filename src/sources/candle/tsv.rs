@@ -1,0 +1,260 @@
+//! A streaming TAB-separated reader. Lines are read one at a time into a reused buffer,
+//! so memory does not depend on the file size. Every error names the file and the line
+//! (1-based, counting the header) and, where it applies, the column.
+
+use std::io::BufRead;
+
+use anyhow::{Result, bail};
+
+/// Field values that mean "missing" (the reference reads with `na_values=['na', '-', '']`;
+/// pandas' default markers are accepted too).
+pub const MISSING: [&str; 8] = ["", "na", "-", "NA", "NaN", "nan", "N/A", "null"];
+
+/// True when `v` is a missing-value marker.
+pub fn is_missing(v: &str) -> bool {
+    MISSING.contains(&v)
+}
+
+/// Parses a float field (`None` when missing); the error names file, line and column.
+pub fn parse_f32(v: &str, file: &str, line: u64, column: &str) -> Result<Option<f32>> {
+    if is_missing(v) {
+        return Ok(None);
+    }
+    match v.trim().parse::<f32>() {
+        Ok(x) => Ok(Some(x)),
+        Err(_) => bail!("{file}:{line}: column {column}: {v:?} is not a number"),
+    }
+}
+
+/// Parses a float64 field (`None` when missing).
+pub fn parse_f64(v: &str, file: &str, line: u64, column: &str) -> Result<Option<f64>> {
+    if is_missing(v) {
+        return Ok(None);
+    }
+    match v.trim().parse::<f64>() {
+        Ok(x) => Ok(Some(x)),
+        Err(_) => bail!("{file}:{line}: column {column}: {v:?} is not a number"),
+    }
+}
+
+/// A TAB-separated file read line by line.
+pub struct TsvReader<R> {
+    file: String,
+    inner: R,
+    buf: Vec<u8>,
+    line_no: u64,
+    bounds: Vec<(usize, usize)>,
+    header: Vec<String>,
+    bytes: u64,
+}
+
+impl<R: BufRead> TsvReader<R> {
+    /// Opens a file with a header line. `skip_lines` lines before the header are skipped
+    /// (and returned), as the reference's `skiprows`. With `header == false` the first
+    /// (non-skipped) line is data and the columns are named `0, 1, ...`.
+    pub fn new(
+        file: &str,
+        inner: R,
+        skip_lines: usize,
+        header: bool,
+    ) -> Result<(Self, Vec<String>)> {
+        let mut r = TsvReader {
+            file: file.to_string(),
+            inner,
+            buf: Vec::with_capacity(1 << 16),
+            line_no: 0,
+            bounds: Vec::new(),
+            header: Vec::new(),
+            bytes: 0,
+        };
+        let mut skipped = Vec::new();
+        for _ in 0..skip_lines {
+            if !r.read_line()? {
+                bail!("{file}: the file ends before line {}", r.line_no + 1);
+            }
+            skipped.push(r.line_text()?.to_string());
+        }
+        if header {
+            if !r.read_line()? {
+                bail!("{file}: the file is empty (no header line)");
+            }
+            r.split()?;
+            let mut seen = std::collections::HashMap::new();
+            let mut names = Vec::with_capacity(r.bounds.len());
+            for i in 0..r.bounds.len() {
+                let name = r.field(i).trim().to_string();
+                if name.is_empty() {
+                    bail!("{file}:{}: header column {} has no name", r.line_no, i + 1);
+                }
+                if let Some(prev) = seen.insert(name.clone(), i) {
+                    bail!(
+                        "{file}:{}: duplicated header {name:?} (columns {} and {})",
+                        r.line_no,
+                        prev + 1,
+                        i + 1
+                    );
+                }
+                names.push(name);
+            }
+            r.header = names;
+        }
+        Ok((r, skipped))
+    }
+
+    /// The file name used in messages.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Column names (empty for header-less files until the first row is read).
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// 1-based number of the line last read.
+    pub fn line(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Bytes consumed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    fn read_line(&mut self) -> Result<bool> {
+        self.buf.clear();
+        let n = self
+            .inner
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| anyhow::anyhow!("{}:{}: read error: {e}", self.file, self.line_no + 1))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.bytes += n as u64;
+        self.line_no += 1;
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        Ok(true)
+    }
+
+    fn line_text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.buf)
+            .map_err(|e| anyhow::anyhow!("{}:{}: not valid UTF-8 ({e})", self.file, self.line_no))
+    }
+
+    fn split(&mut self) -> Result<()> {
+        self.line_text()?;
+        self.bounds.clear();
+        let mut start = 0;
+        for (i, b) in self.buf.iter().enumerate() {
+            if *b == b'\t' {
+                self.bounds.push((start, i));
+                start = i + 1;
+            }
+        }
+        self.bounds.push((start, self.buf.len()));
+        Ok(())
+    }
+
+    /// Reads the next non-blank data line. Returns `false` at the end of the file.
+    /// A line whose number of fields differs from the header's is an error.
+    pub fn next_row(&mut self) -> Result<bool> {
+        loop {
+            if !self.read_line()? {
+                return Ok(false);
+            }
+            if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            self.split()?;
+            if self.header.is_empty() {
+                self.header = (0..self.bounds.len()).map(|i| i.to_string()).collect();
+            }
+            if self.bounds.len() != self.header.len() {
+                bail!(
+                    "{}:{}: ragged row: {} fields, the header has {}",
+                    self.file,
+                    self.line_no,
+                    self.bounds.len(),
+                    self.header.len()
+                );
+            }
+            return Ok(true);
+        }
+    }
+
+    /// Number of fields of the current row.
+    pub fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// True when the current row has no fields (never after a successful `next_row`).
+    pub fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// Field `i` of the current row (already checked to be UTF-8).
+    pub fn field(&self, i: usize) -> &str {
+        let (a, b) = self.bounds[i];
+        // The whole line was validated as UTF-8 and TAB is ASCII, so every field is.
+        std::str::from_utf8(&self.buf[a..b]).unwrap_or_default()
+    }
+
+    /// Parses field `i` as float32 (`None` when missing).
+    pub fn f32_at(&self, i: usize) -> Result<Option<f32>> {
+        parse_f32(self.field(i), &self.file, self.line_no, &self.header[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(text: &str) -> Result<TsvReader<&[u8]>> {
+        TsvReader::new("t.tsv", text.as_bytes(), 0, true).map(|(r, _)| r)
+    }
+
+    #[test]
+    fn reads_fields_and_skips_blank_lines() {
+        let mut r = open("a\tb\r\n1\tx y\n\n2\t\n").unwrap();
+        assert_eq!(r.header(), ["a", "b"]);
+        assert!(r.next_row().unwrap());
+        assert_eq!((r.field(0), r.field(1), r.line()), ("1", "x y", 2));
+        assert!(r.next_row().unwrap());
+        assert_eq!((r.field(0), r.field(1), r.line()), ("2", "", 4));
+        assert!(!r.next_row().unwrap());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let mut r = open("a\tb\n1\t2\n3\n").unwrap();
+        assert!(r.next_row().unwrap());
+        let e = r.next_row().unwrap_err().to_string();
+        assert!(e.contains("t.tsv:3") && e.contains("ragged"), "{e}");
+        let e = open("a\tb\ta\n").err().unwrap().to_string();
+        assert!(
+            e.contains("t.tsv:1") && e.contains("duplicated header \"a\""),
+            "{e}"
+        );
+        let mut r = open("a\tb\n1\tx\n").unwrap();
+        r.next_row().unwrap();
+        assert_eq!(r.f32_at(0).unwrap(), Some(1.0));
+        let e = r.f32_at(1).unwrap_err().to_string();
+        assert!(e.contains("t.tsv:2: column b"), "{e}");
+        assert!(open("").is_err());
+    }
+
+    #[test]
+    fn missing_markers() {
+        for m in ["", "na", "-", "NA"] {
+            assert_eq!(parse_f32(m, "f", 1, "c").unwrap(), None);
+        }
+        assert_eq!(parse_f32("1e-3", "f", 1, "c").unwrap(), Some(1e-3));
+    }
+}
