@@ -121,3 +121,22 @@ sciml_bootstrap_rust() {
 	done
 	sciml_log "$(cargo --version); $(rustc --version); $(cargo clippy --version); $(cargo fmt --version)"
 }
+
+# The Garage S3 server (crates.io `garage`) for tests/garage.rs: a real distributed
+# S3-compatible store. Reused when already installed; otherwise built with cargo install
+# (a long first build: about 20 minutes on 2 cores). Prints the binary's path.
+SCIML_GARAGE_VERSION="2.5.0"
+sciml_bootstrap_garage() {
+	local bin="${GARAGE_BIN:-${CARGO_HOME:-$HOME/.cargo}/bin/garage}"
+	if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$SCIML_GARAGE_VERSION"; then
+		sciml_log "garage $SCIML_GARAGE_VERSION present at $bin"
+		return 0
+	fi
+	sciml_log "installing garage $SCIML_GARAGE_VERSION with cargo install (first time only; long build)"
+	CARGO_TARGET_DIR="${TMPDIR:-/tmp}/sciml-garage-build" cargo install --locked --quiet \
+		--version "$SCIML_GARAGE_VERSION" garage --no-default-features --features bundled-libs,lmdb,sqlite || {
+		sciml_die "cargo install garage failed"
+		return 1
+	}
+	rm -rf "${TMPDIR:-/tmp}/sciml-garage-build"
+}

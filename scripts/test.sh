@@ -94,6 +94,7 @@ fi
 
 run_step "Set-up: Python venv ($VENV)" sciml_bootstrap_python
 run_step "Set-up: Rust toolchain" sciml_bootstrap_rust
+run_step "Set-up: Garage S3 server (tests/garage.rs)" sciml_bootstrap_garage
 if [ "$FAILED" -ne 0 ]; then
 	summary
 	exit 1

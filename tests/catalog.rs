@@ -104,7 +104,7 @@ fn broken_entries_get_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     let real = "1ff84ece2bb7af2e187c7752dfd530b6f3b15fdab350ca4d6f6d7dc8bf32099f";
     assert!(
-        stdout(&o).contains(&format!("/dataset/sample_files/0/sha256: ")),
+        stdout(&o).contains("/dataset/sample_files/0/sha256: "),
         "{}",
         stdout(&o)
     );

@@ -390,13 +390,11 @@ async fn collected_dates_and_sizes_come_from_the_data() {
     assert_eq!(ext["geoLocationBox"]["eastBoundLongitude"], -116.44);
 }
 
+/// One request as the loopback server saw it: request line, headers (lower-case names), body.
+type Seen = (String, BTreeMap<String, String>, Value);
+
 /// A one-shot HTTP server on 127.0.0.1 that records each request and answers 201.
-fn loopback(
-    requests: usize,
-) -> (
-    String,
-    std::thread::JoinHandle<Vec<(String, BTreeMap<String, String>, Value)>>,
-) {
+fn loopback(requests: usize) -> (String, std::thread::JoinHandle<Vec<Seen>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let h = std::thread::spawn(move || {

@@ -665,6 +665,7 @@ fn pull_fetches_only_the_selection() {
         ],
     );
     let _ = server.kill();
+    let _ = server.wait();
     assert!(o.status.success(), "{}", out(&o));
     let o = run(
         &moto.endpoint(),

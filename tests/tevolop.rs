@@ -173,7 +173,9 @@ async fn real_catalogue_matches_an_independent_computation() {
     assert_eq!(shape[0] as i64, (d1 - d0).num_days() + 1);
     let total: f64 = counts.iter().map(|v| *v as f64).sum();
     assert_eq!(total as usize, bench.len());
-    let mut per_cell: BTreeMap<(i64, usize), Vec<(f64, Option<f64>)>> = BTreeMap::new();
+    // (day, pixel) -> [(magnitude, depth)]
+    type Cells = BTreeMap<(i64, usize), Vec<(f64, Option<f64>)>>;
+    let mut per_cell: Cells = BTreeMap::new();
     for r in &bench {
         let day =
             (chrono::NaiveDate::parse_from_str(&r.time[..10], "%Y-%m-%d").unwrap() - d0).num_days();
@@ -251,7 +253,9 @@ async fn real_catalogue_matches_an_independent_computation() {
     assert!(report.ok(), "{report:?}");
     assert_eq!(
         report.files_checked as usize,
-        result.record.payload.files as usize + 5
+        // tag files: bagit.txt, bag-info.txt, manifest-sha256.txt, metadata/{provenance.json,
+        // sizes.txt, datacite.json, croissant.json}
+        result.record.payload.files as usize + 7
     );
 }
 
