@@ -277,8 +277,11 @@ pub fn verify_bag(
         jobs.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         let total: u64 = jobs.iter().map(|j| j.2).sum();
         let bar = progress::bytes_bar(opts.progress, total, "verifying");
+        // One file per task (`with_max_len(1)`): rayon's default splitting left one core
+        // hashing most of a sorted list alone.
         let results: Vec<HashOutcome> = jobs
             .par_iter()
+            .with_max_len(1)
             .map(|(path, expected, _)| {
                 let r = hash_file(&bag_dir.join(path), |n| bar.inc(n));
                 (path.clone(), expected.clone(), r)
