@@ -296,18 +296,24 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
     let bar = progress::bytes_bar(opts.progress, total, "uploading");
     let uploaded = Arc::new(AtomicU64::new(0));
     let bytes_up = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicU64::new(0));
+    let objects = jobs.len();
+    bar.set_message(format!("0/{objects} objects"));
     let results: Vec<Result<()>> = futures::stream::iter(jobs.iter())
         .map(|job| {
             let remote = &remote;
             let bar = &bar;
             let uploaded = uploaded.clone();
             let bytes_up = bytes_up.clone();
+            let finished = finished.clone();
             async move {
                 let n = upload(remote, job, bar).await?;
                 if n > 0 {
                     uploaded.fetch_add(1, Ordering::Relaxed);
                     bytes_up.fetch_add(n, Ordering::Relaxed);
                 }
+                let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                bar.set_message(format!("{done}/{objects} objects"));
                 Ok(())
             }
         })
