@@ -76,25 +76,16 @@ pub async fn info(addr: &Address) -> Result<Info> {
         .and_then(|t| BagInfo::parse(&t).ok())
         .map(|i| i.fields.into_iter().collect())
         .unwrap_or_default();
-    let mut parts: BTreeMap<String, PayloadPart> = BTreeMap::new();
-    if let Ok(text) = std::fs::read_to_string(bag_dir.join(bag::SIZES)) {
-        for (path, size) in bag::parse_sizes(&text, bag::SIZES)? {
-            let key: String = path.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
-            let p = parts.entry(key.clone()).or_insert(PayloadPart {
-                path: key,
-                files: 0,
-                bytes: 0,
-            });
-            p.files += 1;
-            p.bytes += size;
-        }
-    }
+    let sizes = match std::fs::read_to_string(bag_dir.join(bag::SIZES)) {
+        Ok(text) => bag::parse_sizes(&text, bag::SIZES)?,
+        Err(_) => BTreeMap::new(),
+    };
     Ok(Info {
         address: addr.to_string(),
         bag: bag_dir,
         record,
         bag_info,
-        parts: parts.into_values().collect(),
+        parts: parts_of(sizes),
     })
 }
 
