@@ -155,9 +155,16 @@ fn jobs_for(bag_dir: &Path, dataset: &str, version: &str) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// Uploads one object unless it is already there; returns the bytes uploaded.
-async fn upload(remote: &Remote, job: &Job, bar: &indicatif::ProgressBar) -> Result<u64> {
-    if let Some(existing) = remote.head(&job.rel).await?
+/// Uploads one object unless (when `resuming`) it is already there intact; returns the bytes
+/// uploaded.
+async fn upload(
+    remote: &Remote,
+    job: &Job,
+    bar: &indicatif::ProgressBar,
+    resuming: bool,
+) -> Result<u64> {
+    if resuming
+        && let Some(existing) = remote.head(&job.rel).await?
         && existing.size == job.size
         && existing.sha256.as_deref() == Some(job.sha256.as_str())
     {
@@ -268,10 +275,13 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
     };
     let claim_bytes = Bytes::from(serde_json::to_vec_pretty(&claim)?);
     let claim_sha = sha256_hex(&claim_bytes);
-    if !remote
+    // A claim we just created (on a store that honours conditional writes) means no earlier
+    // publish of this content left objects behind: nothing to look for before uploading.
+    let fresh_claim = remote
         .put(&claim_rel, claim_bytes, &claim_sha, conditional)
-        .await?
-    {
+        .await?;
+    let resuming = !(fresh_claim && conditional);
+    if !fresh_claim {
         let existing: Claim = remote
             .get(&claim_rel)
             .await?
@@ -307,7 +317,7 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
             let bytes_up = bytes_up.clone();
             let finished = finished.clone();
             async move {
-                let n = upload(remote, job, bar).await?;
+                let n = upload(remote, job, bar, resuming).await?;
                 if n > 0 {
                     uploaded.fetch_add(1, Ordering::Relaxed);
                     bytes_up.fetch_add(n, Ordering::Relaxed);
