@@ -83,3 +83,29 @@ impl VersionRecord {
         self.digest.strip_prefix("sha256:").unwrap_or(&self.digest)
     }
 }
+
+/// The version named by a file in `<dataset>/versions/`: `<semver>.json`, else `None` (other
+/// names there, such as temporary files, are not versions; docs/format.md section 2).
+pub fn version_of_record_file(name: &str) -> Option<semver::Version> {
+    semver::Version::parse(name.strip_suffix(".json")?).ok()
+}
+
+impl VersionRecord {
+    /// Fails unless the record names `dataset@version` (the place it was read from); `location`
+    /// names that place in the error.
+    pub fn check_names(
+        &self,
+        dataset: &str,
+        version: &semver::Version,
+        location: &str,
+    ) -> anyhow::Result<()> {
+        if self.dataset != dataset || self.version != version.to_string() {
+            anyhow::bail!(
+                "{location}: the record names {}@{}, not {dataset}@{version}",
+                self.dataset,
+                self.version
+            );
+        }
+        Ok(())
+    }
+}

@@ -319,14 +319,7 @@ impl Remote {
         };
         let record: VersionRecord = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}/{rel}: not a valid version record", self.url))?;
-        if record.dataset != dataset || record.version != version.to_string() {
-            bail!(
-                "{}/{rel}: the record names {}@{}",
-                self.url,
-                record.dataset,
-                record.version
-            );
-        }
+        record.check_names(dataset, version, &format!("{}/{rel}", self.url))?;
         Ok(Some(record))
     }
 
@@ -348,10 +341,7 @@ impl Remote {
             let Some(name) = meta.location.filename() else {
                 continue;
             };
-            let Some(v) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let Ok(v) = semver::Version::parse(v) else {
+            let Some(v) = crate::record::version_of_record_file(name) else {
                 continue;
             };
             if let Some(r) = self.record(dataset, &v).await? {

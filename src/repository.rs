@@ -128,14 +128,11 @@ impl Repository {
                 self.root.join(path.as_ref()).display()
             )
         })?;
-        if record.dataset != dataset || record.version != version.to_string() {
-            bail!(
-                "{}: the record names {}@{}, not {dataset}@{version}",
-                self.root.join(path.as_ref()).display(),
-                record.dataset,
-                record.version
-            );
-        }
+        record.check_names(
+            dataset,
+            version,
+            &self.root.join(path.as_ref()).display().to_string(),
+        )?;
         Ok(Some(record))
     }
 
@@ -176,10 +173,7 @@ impl Repository {
         };
         for entry in entries {
             let name = entry?.file_name().to_string_lossy().to_string();
-            let Some(v) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let Ok(v) = semver::Version::parse(v) else {
+            let Some(v) = crate::record::version_of_record_file(&name) else {
                 continue;
             };
             if let Some(r) = self.record(dataset, &v).await? {
