@@ -4,6 +4,7 @@
 #   source scripts/bootstrap.sh
 #   sciml_bootstrap_python      # .venv with tests/interop/requirements.txt installed
 #   sciml_bootstrap_rust        # cargo, clippy and rustfmt present
+#   sciml_bootstrap_cmake       # CMake >= 3.26 for the static HDF5 / netCDF-C build; exports CMAKE
 #
 # Must be sourced from the repository root. Idempotent: a second call is a few
 # milliseconds when nothing changed (a stamp file records what was installed).
@@ -139,4 +140,41 @@ sciml_bootstrap_garage() {
 		return 1
 	}
 	rm -rf "${TMPDIR:-/tmp}/sciml-garage-build"
+}
+
+# CMake >= 3.26 for the static HDF5 2.x and netCDF-C builds behind the `hdf5-metno` and
+# `netcdf` crates (their build scripts run CMake; Debian bookworm ships 3.25, which fails).
+# Uses a system cmake when it is new enough; otherwise installs the pinned PyPI `cmake`
+# wheel into .tools/cmake (a 30 MB venv, once). Exports CMAKE, which the `cmake` crate reads.
+SCIML_CMAKE_VERSION="4.1.2"
+sciml_cmake_ok() {
+	[ -x "$1" ] || return 1
+	"$1" --version 2>/dev/null | head -n1 | awk 'NR == 1 {split($3, v, "."); ok = (v[1] > 3) || (v[1] == 3 && v[2] >= 26)} END {exit !ok}'
+}
+sciml_bootstrap_cmake() {
+	if [ -n "${CMAKE:-}" ] && sciml_cmake_ok "$CMAKE"; then
+		sciml_log "using CMAKE=$CMAKE ($("$CMAKE" --version | head -n1))"
+		return 0
+	fi
+	local sys
+	sys="$(command -v cmake 2>/dev/null || true)"
+	if [ -n "$sys" ] && sciml_cmake_ok "$sys"; then
+		export CMAKE="$sys"
+		sciml_log "using system $("$sys" --version | head -n1)"
+		return 0
+	fi
+	local tools="${SCIML_DATA_TOOLS:-$PWD/.tools}/cmake"
+	if ! sciml_cmake_ok "$tools/bin/cmake"; then
+		local py
+		py="$(sciml_pick_python)" || return 1
+		sciml_log "installing cmake $SCIML_CMAKE_VERSION from PyPI into $tools (needed by the static HDF5 build)"
+		rm -rf -- "$tools"
+		"$py" -m venv "$tools" && "$tools/bin/python" -m pip install --quiet --disable-pip-version-check \
+			--no-input --retries 5 --timeout 120 "cmake==$SCIML_CMAKE_VERSION" || {
+			sciml_die "could not install cmake into $tools"
+			return 1
+		}
+	fi
+	export CMAKE="$tools/bin/cmake"
+	sciml_log "using CMAKE=$CMAKE ($("$CMAKE" --version | head -n1))"
 }

@@ -4,7 +4,7 @@
 #   bash scripts/test.sh
 #
 # 1. set-up: Python venv at .venv with tests/interop/requirements.txt (reused when current),
-#    clippy/rustfmt present
+#    clippy/rustfmt present, CMake >= 3.26 for the static HDF5 / netCDF-C build (.tools/cmake)
 # 2. cargo build                    (debug binary target/debug/sciml-data)
 # 3. cargo test                     (all Rust tests; the venv is first on PATH)
 # 4. pytest tests/interop           (zarr-python, xarray, pyarrow, DuckDB, bagit-python,
@@ -94,6 +94,7 @@ fi
 
 run_step "Set-up: Python venv ($VENV)" sciml_bootstrap_python
 run_step "Set-up: Rust toolchain" sciml_bootstrap_rust
+run_step "Set-up: CMake >= 3.26 (static HDF5 / netCDF-C build)" sciml_bootstrap_cmake
 run_step "Set-up: Garage S3 server (tests/garage.rs)" sciml_bootstrap_garage
 if [ "$FAILED" -ne 0 ]; then
 	summary
