@@ -61,6 +61,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../schemas/info.schema.json"),
     ),
     (
+        "score-result.schema.json",
+        include_str!("../schemas/score-result.schema.json"),
+    ),
+    (
         "datacite-v4.6.json",
         include_str!("../schemas/datacite-v4.6.json"),
     ),

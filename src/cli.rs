@@ -79,8 +79,38 @@ pub enum Command {
         /// every object).
         #[arg(long)]
         full: bool,
+        /// Print the report as JSON; with a FILE, write it there instead (with --score: the
+        /// score result record, schemas/score-result.schema.json).
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+        json: Option<PathBuf>,
+        /// After verifying, run the benchmark's baseline ONNX model on the evaluation split
+        /// and print the metric, the catalog's target and reference result, pass or fail,
+        /// throughput and latency.
+        ///
+        /// Example: sciml-data verify ./repo/candle-uno@1.0.0 --score --ep cpu --json result.json
         #[arg(long)]
-        json: bool,
+        score: bool,
+        /// Score this ONNX model instead of the catalog's baseline (its SHA-256 is recorded).
+        #[arg(long, value_name = "FILE", requires = "score")]
+        model: Option<PathBuf>,
+        /// Execution provider: auto tries TensorRT, then CUDA, then CPU and says why it skipped
+        /// any; an explicit provider that cannot load is an error. ONNX Runtime is found
+        /// through ORT_DYLIB_PATH, SCIML_DATA_ORT_DIR, the executable's folder, or the
+        /// onnxruntime Python package ($VIRTUAL_ENV, ./.venv, python3).
+        #[arg(long, value_enum, default_value = "auto", requires = "score")]
+        ep: crate::scoring::Ep,
+        /// Split to evaluate (default: the catalog's evaluation split; `all` = every split).
+        #[arg(long, requires = "score")]
+        split: Option<String>,
+        /// Samples per model call.
+        #[arg(long, default_value_t = 64, requires = "score")]
+        batch: usize,
+        /// ONNX Runtime intra-op threads (0 = ONNX Runtime's default).
+        #[arg(long, default_value_t = 0, requires = "score")]
+        threads: usize,
+        /// Write every prediction with its observed value and keys to this Parquet file.
+        #[arg(long, value_name = "FILE", requires = "score")]
+        predictions: Option<PathBuf>,
     },
     /// List added, removed and changed objects between two versions.
     ///
@@ -514,15 +544,63 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             fast,
             full,
             json,
+            score,
+            model,
+            ep,
+            split,
+            batch,
+            threads,
+            predictions,
         } => {
             let addr = Address::parse(&version)?;
+            if score {
+                let opts = crate::scoring::ScoreOptions {
+                    model,
+                    ep,
+                    split,
+                    batch,
+                    threads,
+                    predictions,
+                    progress,
+                };
+                let (r, rec) = crate::scoring::score_address(&addr, &opts).await?;
+                let Some(rec) = rec else {
+                    print!("{}", report::verify(&addr.to_string(), &r));
+                    eprintln!("not scored: the data did not verify");
+                    return Ok(ExitCode::from(1));
+                };
+                match json.as_deref() {
+                    Some(p) if p == std::path::Path::new("-") => {
+                        print_json(&crate::scoring::record_json(&rec)?)?
+                    }
+                    Some(p) => {
+                        crate::scoring::write_record(p, &rec)?;
+                        print!("{}", report::verify(&addr.to_string(), &r));
+                        print!("{}", crate::scoring::summary(&rec));
+                        println!("   record   {}", p.display());
+                    }
+                    None => {
+                        print!("{}", report::verify(&addr.to_string(), &r));
+                        print!("{}", crate::scoring::summary(&rec));
+                    }
+                }
+                return Ok(if rec.target.pass {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(3)
+                });
+            }
             let fast = if crate::remote::is_remote(&addr.repository) {
                 !full
             } else {
                 fast
             };
             let r = verify::verify_address(&addr, VerifyOptions { fast, progress }).await?;
-            if json {
+            if let Some(p) = json.as_deref().filter(|p| *p != std::path::Path::new("-")) {
+                std::fs::write(p, serde_json::to_vec_pretty(&r)?)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+                print!("{}", report::verify(&addr.to_string(), &r));
+            } else if json.is_some() {
                 print_json(&r)?;
             } else {
                 print!("{}", report::verify(&addr.to_string(), &r));

@@ -6,7 +6,8 @@
 //! - [`bag`], [`hashing`], [`record`]: the on-store format;
 //! - [`staging`], [`repository`], [`ingest`]: building and committing versions;
 //! - [`verify`], [`diff`], [`inspect`]: reading them back;
-//! - [`sources`]: one module per raw source; [`demo`]: the offline tour.
+//! - [`sources`]: one module per raw source; [`demo`]: the offline tour;
+//! - [`scoring`]: `verify --score`, the baseline models through ONNX Runtime.
 
 pub mod address;
 pub mod bag;
@@ -25,6 +26,7 @@ pub mod record;
 pub mod remote;
 pub mod report;
 pub mod repository;
+pub mod scoring;
 pub mod sources;
 pub mod staging;
 pub mod verify;
