@@ -5,6 +5,7 @@
 #   sciml_bootstrap_python      # .venv with tests/interop/requirements.txt installed
 #   sciml_bootstrap_rust        # cargo, clippy and rustfmt present
 #   sciml_bootstrap_cmake       # CMake >= 3.26 for the static HDF5 / netCDF-C build; exports CMAKE
+#   sciml_bootstrap_onnxruntime # ONNX Runtime CPU library for verify --score; exports ORT_DYLIB_PATH
 #
 # Must be sourced from the repository root. Idempotent: a second call is a few
 # milliseconds when nothing changed (a stamp file records what was installed).
@@ -177,4 +178,33 @@ sciml_bootstrap_cmake() {
 	fi
 	export CMAKE="$tools/bin/cmake"
 	sciml_log "using CMAKE=$CMAKE ($("$CMAKE" --version | head -n1))"
+}
+
+# ONNX Runtime for `verify --score` and the demo's scoring step: the CPU build's shared
+# library from the pinned PyPI `onnxruntime` wheel, in .tools/onnxruntime (once, 20 MB).
+# Exports ORT_DYLIB_PATH (ort loads the library at run time; nothing is linked or downloaded
+# at build time). Skipped when ORT_DYLIB_PATH already names a file.
+SCIML_ORT_VERSION="1.32.0"
+sciml_bootstrap_onnxruntime() {
+	if [ -n "${ORT_DYLIB_PATH:-}" ] && [ -f "$ORT_DYLIB_PATH" ]; then
+		sciml_log "using ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
+		return 0
+	fi
+	local tools="${SCIML_DATA_TOOLS:-$PWD/.tools}/onnxruntime"
+	local lib
+	lib="$(ls "$tools"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so."$SCIML_ORT_VERSION" 2>/dev/null | head -n1 || true)"
+	if [ -z "$lib" ]; then
+		local py
+		py="$(sciml_pick_python)" || return 1
+		sciml_log "installing onnxruntime $SCIML_ORT_VERSION from PyPI into $tools (for verify --score)"
+		rm -rf -- "$tools"
+		"$py" -m venv "$tools" && "$tools/bin/python" -m pip install --quiet --disable-pip-version-check \
+			--no-input --retries 5 --timeout 120 "onnxruntime==$SCIML_ORT_VERSION" || {
+			sciml_die "could not install onnxruntime into $tools"
+			return 1
+		}
+		lib="$(ls "$tools"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so."$SCIML_ORT_VERSION" | head -n1)"
+	fi
+	export ORT_DYLIB_PATH="$lib"
+	sciml_log "using ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
 }

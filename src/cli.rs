@@ -330,6 +330,12 @@ pub enum SynthSource {
         /// Write only a response table of this many rows (benchmark input).
         #[arg(long)]
         response_rows: Option<u64>,
+        /// RNA-seq genes per cell line (the benchmark's LINCS1000 landmark set has 942).
+        #[arg(long, default_value_t = 64)]
+        genes: usize,
+        /// Dragon7 descriptors per drug (the benchmark's files have 5,270).
+        #[arg(long, default_value_t = 120)]
+        descriptors: usize,
     },
 }
 
@@ -491,6 +497,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             drugs_per_source,
             noise,
             response_rows,
+            genes,
+            descriptors,
         }) => {
             use crate::sources::candle::synth;
             if let Some(rows) = response_rows {
@@ -506,6 +514,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                         cells_per_source,
                         drugs_per_source,
                         noise,
+                        genes,
+                        descriptors,
                         ..Default::default()
                     },
                     &out,

@@ -150,6 +150,37 @@ pub async fn run(opts: &DemoOptions) -> Result<()> {
     );
     println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
     candle_step(opts, &repo).await?;
+    score_step(opts, &repo).await?;
+    Ok(())
+}
+
+/// The scoring step: the shipped baseline models score the demo versions (`verify --score`).
+/// Without ONNX Runtime on this machine the step says how to get it and is skipped.
+async fn score_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+    use crate::scoring::{self, Ep, ScoreOptions};
+    println!("\nBaseline scores (ONNX Runtime through ort):");
+    if let Err(e) = scoring::runtime::find_library() {
+        println!("   skipped: {e:#}");
+        return Ok(());
+    }
+    for (i, v) in ["tevolop@1.1.0", "candle-uno@1.0.0"].iter().enumerate() {
+        let addr = crate::address::Address::parse(&format!("{}/{v}", repo.display()))?;
+        println!("{}. sciml-data verify {addr} --score", 10 + i);
+        let (_, rec) = scoring::score_address(
+            &addr,
+            &ScoreOptions {
+                ep: Ep::Auto,
+                progress: opts.progress,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let rec = rec.context("the demo version did not verify")?;
+        print!("{}", indent(&scoring::summary(&rec)));
+    }
+    println!(
+        "   (small demo models trained on these data: they show the pipeline, not the published baselines)"
+    );
     Ok(())
 }
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# verify --score on an NVIDIA GPU (the device machine): the full-size UNO network (16.2 M
+# parameters, 942 + 5,270 inputs) on a synthetic CANDLE-UNO version with the benchmark's
+# feature widths, through sciml-data (ort, CUDA provider), against onnxruntime's Python API
+# with the CUDA provider and PyTorch eager on the same model and batch, in the same run.
+#
+#   ORTGPU=/tmp/ortgpu/onnxruntime SCIML_DATA_BIN=/tmp/sciml-data bash benches/score_gpu_bench.sh
+#
+# ORTGPU: the `onnxruntime` package folder of the onnxruntime-gpu wheel (CUDA 13 build:
+# capi/libonnxruntime.so.<v>, libonnxruntime_providers_{shared,cuda}.so, the pybind module).
+# CUDA 13 / cuDNN 9 come from the nvidia-* wheels of the machine's PyTorch environment.
+# Prints samples/s (end to end and model only) and the ratios; the CPU run is a correctness
+# cross-check (CUDA predictions must equal the CPU ones within 1e-3).
+set -euo pipefail
+BIN="${SCIML_DATA_BIN:?set SCIML_DATA_BIN}"
+ORTGPU="${ORTGPU:?set ORTGPU to the onnxruntime package folder}"
+BATCH="${BATCH:-512}"
+WORK="${WORK:-/tmp/score-gpu}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NV="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia"
+export LD_LIBRARY_PATH="$ORTGPU/capi:$NV/cu13/lib:$NV/cudnn/lib:${LD_LIBRARY_PATH:-}"
+export ORT_DYLIB_PATH="$(ls "$ORTGPU"/capi/libonnxruntime.so.* | head -n1)"
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+echo "== data: synthetic CANDLE files with 942 genes and 5,270 descriptors"
+"$BIN" synth candle --out "$WORK/raw" --genes 942 --descriptors 5270 --cells-per-source 60 --drugs-per-source 120 --no-progress
+"$BIN" ingest candle --input "$WORK/raw" --repo "$WORK/repo" --version 1.0.0 --no-progress >/dev/null
+python3 "$REPO_ROOT/scripts/models/baselines.py" export-full candle-uno --out "$WORK/uno-full.onnx"
+
+score() { # EP
+	"$BIN" verify "$WORK/repo/candle-uno@1.0.0" --score --model "$WORK/uno-full.onnx" --split all \
+		--ep "$1" --batch "$BATCH" --json "$WORK/$1.json" --predictions "$WORK/$1.parquet" --no-progress || [ $? -eq 3 ]
+}
+echo "== sciml-data verify --score --ep cuda (warm-up run, then the measured run)"
+score cuda >/dev/null
+score cuda
+echo "== sciml-data verify --score --ep cpu (cross-check)"
+score cpu | grep -E "provider|mse|speed"
+echo "== sciml-data verify --score --ep tensorrt (libnvinfer is not on this machine: must be a clear error)"
+"$BIN" verify "$WORK/repo/candle-uno@1.0.0" --score --model "$WORK/uno-full.onnx" --ep tensorrt --no-progress 2>&1 | tail -n 3 || true
+
+PYTHONPATH="$(dirname "$ORTGPU"):$REPO_ROOT/scripts/models:${PYTHONPATH:-}" python3 - "$WORK" "$BATCH" <<'PY'
+import json, sys, time
+import numpy as np
+import torch
+work, batch = sys.argv[1], int(sys.argv[2])
+rec = {ep: json.load(open(f"{work}/{ep}.json")) for ep in ("cuda", "cpu")}
+m = lambda r, k: next(x["value"] for x in r["metrics"] if x["name"] == k)
+n = rec["cuda"]["samples"]
+assert rec["cuda"]["execution_provider"]["provider"] == "cuda", rec["cuda"]["execution_provider"]
+print(f"cross-check: mse cuda {m(rec['cuda'], 'mse'):.9f} cpu {m(rec['cpu'], 'mse'):.9f} "
+      f"(|diff| {abs(m(rec['cuda'], 'mse') - m(rec['cpu'], 'mse')):.2e}); device: {rec['cuda']['device']}")
+assert abs(m(rec["cuda"], "mse") - m(rec["cpu"], "mse")) < 1e-3 * max(1.0, m(rec["cpu"], "mse"))
+
+import onnxruntime as ort
+assert "CUDAExecutionProvider" in ort.get_available_providers(), ort.get_available_providers()
+rng = np.random.default_rng(0)
+xc = rng.standard_normal((n, 942), dtype=np.float32)
+xd = rng.standard_normal((n, 5270), dtype=np.float32)
+sess = ort.InferenceSession(f"{work}/uno-full.onnx", providers=["CUDAExecutionProvider"])
+assert sess.get_providers()[0] == "CUDAExecutionProvider", sess.get_providers()
+def ort_pass():
+    for i in range(0, n, batch):
+        sess.run(None, {"cell.rnaseq": xc[i:i + batch], "drug1.descriptors": xd[i:i + batch]})
+ort_pass()
+t = time.perf_counter(); ort_pass(); ort_s = time.perf_counter() - t
+
+import baselines
+_, Uno = baselines.models()
+torch.manual_seed(2018)
+model = Uno(942, 5270, width=1000).cuda().eval()
+def torch_pass():
+    with torch.inference_mode():
+        for i in range(0, n, batch):
+            model(torch.from_numpy(xc[i:i + batch]).cuda(), torch.from_numpy(xd[i:i + batch]).cuda()).cpu()
+torch_pass(); torch.cuda.synchronize()
+t = time.perf_counter(); torch_pass(); torch.cuda.synchronize(); torch_s = time.perf_counter() - t
+
+ours = rec["cuda"]["timings"]
+rows = [
+    ("sciml-data verify --score, end to end (read Zarr/Parquet, scale, run)", ours["samples_per_second"]),
+    ("sciml-data, model only (ort Session::run)", ours["model_samples_per_second"]),
+    ("onnxruntime-python CUDA, session.run", n / ort_s),
+    ("PyTorch eager CUDA (H2D + forward + D2H)", n / torch_s),
+]
+print(f"\n{n} samples, batch {batch}, full-size UNO ({sum(p.numel() for p in model.parameters()):,} parameters)")
+for name, v in rows:
+    print(f"  {v:12.0f} samples/s  {name}")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
+print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms")
+PY
