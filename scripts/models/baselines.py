@@ -11,11 +11,14 @@ ONNX export.
     python scripts/models/baselines.py train candle-uno --data candle.npz  --out models/candle-uno-demo.onnx
     # 3. full-size reference architectures (random weights, for throughput benchmarks; not committed)
     python scripts/models/baselines.py export-full candle-uno --out uno-full.onnx
+    python scripts/models/baselines.py export-full stemdl --out resnet50-full.onnx
 
 The architectures follow shared/reference/sources.md: the TEvolOp LSTM baseline knobs
 (LSTMInitialMLP 32, number_LSTMnodes 16, two LSTM layers, LSTMFinalMLP 64, selu, dropout 0.2) and
 the UNO AUC model (cell and drug encoders of 3 dense layers, 5 dense layers after the concat,
-relu, dropout 0.1, one linear output; 1000 wide at full size, 64 wide in the small demo model).
+relu, dropout 0.1, one linear output; 1000 wide at full size, 64 wide in the small demo model)
+and the ORNL STEMDL ResNet-50 (single-channel conv1, 231 outputs; base width 64 at full size,
+8 in the demo model).
 Training is deterministic for a seed on CPU (torch.use_deterministic_algorithms).
 """
 
@@ -110,6 +113,23 @@ def prepare_candle(version, out):
     print(json.dumps({k: list(v.shape) for k, v in arrays.items()}))
 
 
+def prepare_stemdl(version, out):
+    import pyarrow.parquet as pq
+    import zarr
+
+    x = zarr.open_group(os.path.join(version, "data/cbed.zarr"), mode="r")["data"]
+    t = pq.read_table(os.path.join(version, "data/samples.parquet")).to_pandas().sort_values("sample")
+    arrays = {}
+    for split in ["train", "dev"]:
+        rows = t[t["split"] == split]
+        idx = rows["sample"].to_numpy()
+        arrays[f"x_{split}"] = np.stack([np.asarray(x[i], dtype=np.float32) for i in idx]) if len(idx) else np.zeros((0, 3, 128, 128), np.float32)
+        arrays[f"y_{split}"] = rows["space_group"].to_numpy(dtype=np.int64)
+        arrays[f"sample_{split}"] = idx
+    np.savez_compressed(out, **arrays)
+    print(json.dumps({k: list(v.shape) for k, v in arrays.items()}))
+
+
 # ----------------------------------------------------------------------------- models
 def models():
     import torch
@@ -150,6 +170,41 @@ def models():
             return self.top(torch.cat([self.cell(cell), self.drug(drug)], dim=1))
 
     return TevolopLSTM, Uno
+
+
+def resnet50(in_channels=1, classes=231, width=64):
+    """torchvision's ResNet-50 layout (Bottleneck blocks [3, 4, 6, 3], expansion 4) with the
+    ORNL changes: conv1 = Conv2d(in_channels, width, 7, 2, 3), fc = Linear(32 * width, 231).
+    width=64 is the reference (23,975,079 parameters with one input channel); the demo model
+    uses width=8."""
+    import torch
+    from torch import nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, planes, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+                nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+                nn.Conv2d(planes, planes * 4, 1, bias=False), nn.BatchNorm2d(planes * 4))
+            self.down = None
+            if stride != 1 or cin != planes * 4:
+                self.down = nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            return self.relu(self.body(x) + (x if self.down is None else self.down(x)))
+
+    layers = [nn.Conv2d(in_channels, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+              nn.MaxPool2d(3, 2, 1)]
+    cin = width
+    for i, blocks in enumerate([3, 4, 6, 3]):
+        planes = width * 2 ** i
+        for b in range(blocks):
+            layers.append(Bottleneck(cin, planes, 2 if (b == 0 and i > 0) else 1))
+            cin = planes * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
 
 
 def export(model, args, names, out, dynamic=True):
@@ -207,6 +262,27 @@ def train(bench, data, out, epochs, seed):
         m = Uno(xc.shape[1], xd.shape[1], width=64)
         fit(m, [xc, xd], y, epochs, 1e-3, 32, seed)
         export(m, (xc[:2], xd[:2]), ["cell.rnaseq", "drug1.descriptors"], out)
+    elif bench == "stemdl":
+        # ORNL: one random orientation per sample and step, single-channel input, cross-entropy.
+        x, y = torch.from_numpy(d["x_train"]), torch.from_numpy(d["y_train"])
+        m = resnet50(1, 231, width=8)
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=5e-5)
+        for ep in range(epochs):
+            m.train()
+            perm = torch.randperm(len(y), generator=g)
+            tot = 0.0
+            for i in range(0, len(y), 32):
+                idx = perm[i:i + 32]
+                o = torch.randint(0, 3, (len(idx),), generator=g)
+                xb = x[idx, o].unsqueeze(1)
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(m(xb), y[idx])
+                loss.backward()
+                opt.step()
+                tot += float(loss) * len(idx)
+            print(f"epoch {ep} train loss {tot / len(y):.4f}", flush=True)
+        export(m, (x[:2, :1],), ["x"], out)
     else:
         sys.exit(f"unknown benchmark {bench}")
 
@@ -222,6 +298,9 @@ def export_full(bench, out, seed):
     elif bench == "tevolop":
         m = TevolopLSTM(np.zeros(4), np.ones(4))
         export(m, (torch.zeros(2, TSEQ, 4),), ["x"], out)
+    elif bench == "stemdl":
+        m = resnet50(1, 231, width=64)
+        export(m, (torch.zeros(2, 1, 128, 128),), ["x"], out)
     else:
         sys.exit(f"no full-size export for {bench} yet")
 
@@ -230,22 +309,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
-    p.add_argument("benchmark", choices=["tevolop", "candle-uno"])
+    p.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
     p.add_argument("--version", required=True, help="a version's bag folder, e.g. REPO/tevolop/1.1.0")
     p.add_argument("--out", required=True)
     t = sub.add_parser("train")
-    t.add_argument("benchmark", choices=["tevolop", "candle-uno"])
+    t.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=2018)
     f = sub.add_parser("export-full")
-    f.add_argument("benchmark", choices=["tevolop", "candle-uno"])
+    f.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
     f.add_argument("--out", required=True)
     f.add_argument("--seed", type=int, default=2018)
     a = ap.parse_args()
     if a.cmd == "prepare":
-        (prepare_tevolop if a.benchmark == "tevolop" else prepare_candle)(a.version, a.out)
+        {"tevolop": prepare_tevolop, "candle-uno": prepare_candle, "stemdl": prepare_stemdl}[a.benchmark](a.version, a.out)
     elif a.cmd == "train":
         train(a.benchmark, a.data, a.out, a.epochs, a.seed)
     else:

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod predictions;
 pub mod runtime;
+pub mod stemdl;
 pub mod tevolop;
 
 use std::path::{Path, PathBuf};
@@ -137,7 +138,7 @@ pub struct ModelInfo {
 
 /// Runs batches through a session, keeping timings and a progress bar.
 pub struct Runner {
-    session: Session,
+    pub(crate) session: Session,
     pub batch: usize,
     model_time: Duration,
     latencies_ms: Vec<f64>,
@@ -243,9 +244,10 @@ fn benchmark_of(record: &VersionRecord) -> Result<&'static str> {
     Ok(match record.source.as_str() {
         "usgs" => "tevolop",
         "candle" => "candle-uno",
+        "cbed" => "stemdl",
         other => bail!(
             "scoring is not implemented for source {other:?} (dataset {}); it exists for \
-             tevolop (usgs) and candle-uno (candle)",
+             tevolop (usgs), candle-uno (candle) and stemdl (cbed)",
             record.dataset
         ),
     })
@@ -393,6 +395,7 @@ pub async fn score_address(
     let outcome = match benchmark {
         "tevolop" => tevolop::score(&bag, &split, &mut runner, opts.progress).await?,
         "candle-uno" => candle::score(&bag, &split, &mut runner, opts.progress).await?,
+        "stemdl" => stemdl::score(&bag, &split, &mut runner, opts.progress).await?,
         _ => unreachable!("benchmark_of returns known names"),
     };
     runner.bar.finish_and_clear();
