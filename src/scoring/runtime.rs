@@ -85,6 +85,18 @@ fn lib_in_dir(dir: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
+/// `<venv>/lib/python3.*/site-packages/onnxruntime/capi/libonnxruntime.so.*`.
+fn venv_package_lib(venv: &Path) -> Option<PathBuf> {
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .filter_map(|e| lib_in_dir(&e.path().join("site-packages/onnxruntime/capi")))
+        .collect();
+    libs.sort();
+    libs.pop()
+}
+
 fn python_package_dir(python: &Path) -> Option<PathBuf> {
     let out = std::process::Command::new(python)
         .args([
@@ -146,6 +158,15 @@ pub fn find_library() -> Result<OrtLibrary> {
         if py.components().count() > 1 && !py.exists() {
             continue;
         }
+        // A venv's site-packages are looked at directly (starting Python takes seconds).
+        if let Some(venv) = py.parent().and_then(Path::parent)
+            && let Some(p) = venv_package_lib(venv)
+        {
+            return Ok(OrtLibrary {
+                path: p,
+                found_by: format!("the onnxruntime Python package of {how}"),
+            });
+        }
         if let Some(dir) = python_package_dir(&py) {
             if let Some(p) = lib_in_dir(&dir) {
                 return Ok(OrtLibrary {
@@ -171,7 +192,10 @@ static ENV: OnceLock<std::result::Result<(OrtLibrary, Environment), String>> = O
 /// Loads the library once per process and returns it with the ONNX Runtime environment.
 pub fn environment() -> Result<&'static (OrtLibrary, Environment)> {
     ENV.get_or_init(|| {
-        let lib = find_library().map_err(|e| format!("{e:#}"))?;
+        let mut lib = find_library().map_err(|e| format!("{e:#}"))?;
+        if let Ok(p) = lib.path.canonicalize() {
+            lib.path = p;
+        }
         let builder = ort::init_from(&lib.path)
             .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.path.display()))?;
         let env = builder
