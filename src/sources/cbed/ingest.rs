@@ -27,6 +27,8 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use zarrs::array::codec::ZstdCodec;
+use zarrs::array::codec::api::CodecSpecificOptions;
+use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
 use zarrs::array::{Array, ArrayBuilder, data_type};
 use zarrs::group::GroupBuilder;
 
@@ -207,6 +209,10 @@ fn build_array(
         0.0f32,
     )
     .subchunk_shape(subchunk)
+    // Subchunks in C order within a shard: the encoding is parallel, the bytes deterministic.
+    .codec_specific_options(CodecSpecificOptions::default().with_option(
+        ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C),
+    ))
     .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(ZSTD_LEVEL, true))])
     .dimension_names(Some(["sample", "orientation", "y", "x"]))
     .build(store.clone(), path)?)

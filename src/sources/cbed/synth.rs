@@ -221,7 +221,10 @@ pub fn synthesize(opts: &SynthOptions, dir: &Path) -> Result<SynthStats> {
             let path = dir.join(format!("batch_{split}_{k}.h5"));
             let tmp = dir.join(format!("batch_{split}_{k}.h5.part"));
             {
-                let file = hdf5::File::create(&tmp)
+                // No object timestamps, so the same options give the same bytes.
+                let file = hdf5::File::with_options()
+                    .with_fcpl(|p| p.obj_track_times(false))
+                    .create(&tmp)
                     .with_context(|| format!("cannot create {}", tmp.display()))?;
                 let mut i = 0;
                 while i < opts.samples_per_file {
@@ -274,7 +277,9 @@ pub fn synthesize(opts: &SynthOptions, dir: &Path) -> Result<SynthStats> {
                             render(s, side, sg, spacing, gamma, rotation, radius, &mut rng);
                         }
                         let g = file
-                            .create_group(&format!("sample_{i}_0"))
+                            .create_group_builder()
+                            .obj_track_times(false)
+                            .create(format!("sample_{i}_0").as_str())
                             .with_context(|| format!("{}: cannot create group", tmp.display()))?;
                         g.new_dataset::<f32>()
                             .shape(STACK_SHAPE)
