@@ -165,7 +165,7 @@ fn member(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>, name: &str) -> Resu
 pub fn read_sample(file: &str, bytes: &[u8], out: &mut [f32]) -> Result<u8> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .with_context(|| format!("{file}: not a .npz (zip) archive"))?;
-    let data = member(&mut zip, "data").with_context(|| format!("{file}"))?;
+    let data = member(&mut zip, "data").with_context(|| file.to_string())?;
     if data.shape != DATA_SHAPE {
         bail!(
             "{file}: data has shape {:?}, expected {DATA_SHAPE:?}",
@@ -174,7 +174,7 @@ pub fn read_sample(file: &str, bytes: &[u8], out: &mut [f32]) -> Result<u8> {
     }
     data.to_f32(out)
         .with_context(|| format!("{file}: array data"))?;
-    let label = member(&mut zip, "label").with_context(|| format!("{file}"))?;
+    let label = member(&mut zip, "label").with_context(|| file.to_string())?;
     let values = label
         .to_i64()
         .with_context(|| format!("{file}: array label"))?;

@@ -44,7 +44,7 @@ pub fn log_scale(x: f32) -> f32 {
 /// INTER_AREA reduction of a row-major `side x side` image by the integer factor
 /// `side / out` into `dst` (`out x out`), summing in OpenCV's order.
 pub fn area_resize(src: &[f32], side: usize, out: usize, dst: &mut [f32]) -> Result<()> {
-    if out == 0 || side % out != 0 {
+    if out == 0 || !side.is_multiple_of(out) {
         bail!("cannot reduce {side} x {side} to {out} x {out} by an integer factor");
     }
     if src.len() != side * side || dst.len() != out * out {
