@@ -145,3 +145,45 @@ def test_npz_inputs_equal_the_version(sciml_bin, tmp_path):
             assert np.array_equal(z["data"], x)
         assert np.array_equal(data[i], x), i
         assert (t[i]["split"], t[i]["source_file"], t[i]["space_group"]) == (split, name, y)
+
+
+def test_files_written_by_h5py_ingest(sciml_bin, tmp_path):
+    """A batch file written by h5py exactly as the ORNL notebook shows its attributes
+    (hdf5_docs.ipynb: bytes space_group and material, int energy_keV, str formula, arrays)."""
+    rng = np.random.default_rng(3)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    stacks = {}
+    with h5py.File(raw / "batch_dev_0.h5", "w") as h:
+        for i, (sg, mat) in enumerate([(b"2", b"mp-763064"), (b"225", b"mp-1")]):
+            g = h.create_group(f"sample_{i * 10}_0")
+            s = (10.0 ** rng.uniform(-9, 3, (3, 512, 512))).astype(np.float32)
+            s[:, :8, :8] = 0
+            g.create_dataset("cbed_stack", data=s)
+            stacks[g.name.strip("/")] = s
+            g.attrs["space_group"] = sg
+            g.attrs["material"] = mat
+            g.attrs["energy_keV"] = 100
+            g.attrs["z_dirs"] = np.array([[[1, 1, 0], [1, -1, 1], [-1, 1, 3]]])
+            g.attrs["y_dirs"] = np.array([[[-1.333, 1., -1.], [0.667, 0., 1.], [-0.667, 0., -1.]]])
+            g.attrs["semi_angles_rad"] = np.array([0.00276776, 0.0028678, 0.00367309])
+            g.attrs["d_hkls_angstrom"] = np.array([3.34336566, 3.22673953, 2.51930512])
+            g.attrs["abc_angstrom"] = np.array([4.6456035, 7.54737513, 7.59231027])
+            g.attrs["angles_degree"] = np.array([75.75270737, 91.58467769, 89.08634999])
+            g.attrs["formula"] = "Fe8 O14 F2"
+    repo = tmp_path / "repo"
+    run_cli(sciml_bin, "ingest", "cbed", "--input", raw / "batch_dev_0.h5", "--repo", repo, "--version", "1.0.0")
+    bag = repo / "stemdl" / "1.0.0"
+    g = zarr.open_group(bag / "data" / "cbed.zarr", mode="r")
+    t = pq.read_table(bag / "data" / "samples.parquet").to_pylist()
+    assert [r["group"] for r in t] == ["sample_0_0", "sample_10_0"]
+    assert [r["space_group"] for r in t] == [2, 225]
+    assert [r["crystal_system"] for r in t] == ["triclinic", "cubic"]
+    assert [r["material"] for r in t] == ["mp-763064", "mp-1"]
+    assert t[0]["formula"] == "Fe8 O14 F2" and t[0]["energy_keV"] == 100.0
+    assert t[0]["z_dirs"] == [1, 1, 0, 1, -1, 1, -1, 1, 3]
+    assert t[0]["split"] == "dev"
+    for i, r in enumerate(t):
+        s = stacks[r["group"]]
+        assert np.array_equal(g["raw"][i], s)
+        assert np.array_equal(g["data"][i], reference_transform(s, log_f32_exact))
