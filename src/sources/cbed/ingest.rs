@@ -287,7 +287,9 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
                     std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
                 };
                 let file = BatchFile::open(path)?;
-                for group in file.groups() {
+                let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                let groups = file.groups().len().max(1) as u64;
+                for (k, group) in file.groups().iter().enumerate() {
                     let slot = w.slot;
                     let stack = &mut w.raw_buf[slot * STACK_LEN..(slot + 1) * STACK_LEN];
                     let meta = file.read_sample(group, stack)?;
@@ -319,6 +321,7 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
                     if w.slot == w.shard_len() {
                         w.flush().await?;
                     }
+                    bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
                 }
                 drop(file);
                 let (size, sha256) = hasher
