@@ -253,6 +253,26 @@ pub enum IngestSource {
     ///
     /// Example: sciml-data ingest candle --input raw/ --repo ./repo --version 1.0.0
     Candle(IngestCandle),
+    /// ORNL CBED HDF5 batch files (or the preprocessed .npz samples) to the STEMDL dataset `stemdl`.
+    ///
+    /// Example: sciml-data ingest cbed --input /data/cbed/batch_{train,dev,test}_*.h5 --repo ./repo --version 1.0.0
+    Cbed(IngestCbed),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestCbed {
+    /// HDF5 batch files batch_<train|dev|test>_<k>.h5, or directories of them, or directories
+    /// of .npz samples named train/training, dev/validation, test/testing, inference.
+    #[arg(long, short, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonIngest,
+    /// Dataset name.
+    #[arg(long, default_value = crate::sources::cbed::ingest::DATASET)]
+    pub dataset: String,
+    /// Samples per shard object (memory holds one shard: about 3 MiB per sample).
+    #[arg(long, default_value_t = 256)]
+    pub shard_samples: u64,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +356,26 @@ pub enum SynthSource {
         /// Dragon7 descriptors per drug (the benchmark's files have 5,270).
         #[arg(long, default_value_t = 120)]
         descriptors: usize,
+    },
+    /// Synthetic ORNL CBED HDF5 batch files (real group and attribute layout, Bragg-disk patterns).
+    Cbed {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2019)]
+        seed: u64,
+        /// Sample groups per file.
+        #[arg(long, default_value_t = 16)]
+        samples: usize,
+        /// Training files.
+        #[arg(long, default_value_t = 2)]
+        train_files: usize,
+        /// Dev files.
+        #[arg(long, default_value_t = 1)]
+        dev_files: usize,
+        /// Test files.
+        #[arg(long, default_value_t = 1)]
+        test_files: usize,
     },
 }
 
@@ -489,6 +529,46 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let result = ingest::ingest(&common, &opts).await?;
             print!("{}", report::ingest(&result));
+        }
+        Command::Ingest(IngestSource::Cbed(a)) => {
+            use crate::sources::cbed::ingest;
+            let common = IngestCommon {
+                repo: a.common.repo,
+                dataset: a.dataset,
+                version: parse_version(&a.common.version)?,
+                message: a.common.message,
+                progress,
+            };
+            let opts = ingest::CbedOptions {
+                inputs: a.input,
+                shard_samples: a.shard_samples,
+            };
+            let result = ingest::ingest(&common, &opts).await?;
+            print!("{}", report::ingest(&result));
+        }
+        Command::Synth(SynthSource::Cbed {
+            out,
+            seed,
+            samples,
+            train_files,
+            dev_files,
+            test_files,
+        }) => {
+            use crate::sources::cbed::synth;
+            let stats = synth::synthesize(
+                &synth::SynthOptions {
+                    seed,
+                    files: [train_files, dev_files, test_files],
+                    samples_per_file: samples,
+                },
+                &out,
+            )?;
+            println!(
+                "wrote {} files to {} ({} samples)",
+                stats.files.len(),
+                out.display(),
+                stats.samples
+            );
         }
         Command::Synth(SynthSource::Candle {
             out,

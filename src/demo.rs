@@ -150,7 +150,53 @@ pub async fn run(opts: &DemoOptions) -> Result<()> {
     );
     println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
     candle_step(opts, &repo).await?;
+    cbed_step(opts, &repo).await?;
     score_step(opts, &repo).await?;
+    Ok(())
+}
+
+/// The STEMDL step: synthesize three small CBED batch files (train, dev, test) and ingest
+/// them as stemdl@1.0.0.
+async fn cbed_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+    use crate::sources::cbed::{ingest as cbed_ingest, synth};
+    let raw = opts.dir.join("raw-cbed");
+    println!("\nSTEMDL (CBED space groups):");
+    println!(
+        "10. sciml-data synth cbed --out {} --train-files 1",
+        raw.display()
+    );
+    let stats = synth::synthesize(
+        &synth::SynthOptions {
+            files: [1, 1, 1],
+            ..Default::default()
+        },
+        &raw,
+    )?;
+    println!("   {} files, {} samples", stats.files.len(), stats.samples);
+    println!(
+        "11. sciml-data ingest cbed --input {} --repo {} --version 1.0.0",
+        raw.display(),
+        repo.display()
+    );
+    let result = cbed_ingest::ingest(
+        &IngestCommon {
+            repo: repo.display().to_string(),
+            dataset: cbed_ingest::DATASET.into(),
+            version: semver::Version::parse("1.0.0")?,
+            message: "synthetic ORNL CBED batch files".into(),
+            progress: opts.progress,
+        },
+        &cbed_ingest::CbedOptions {
+            inputs: vec![raw.clone()],
+            shard_samples: 16,
+        },
+    )
+    .await?;
+    print!("{}", indent(&report::ingest(&result)));
+    println!(
+        "   python3 -c \"import zarr; print(zarr.open_group('{}/data/cbed.zarr')['data'])\"",
+        result.bag_dir.display()
+    );
     Ok(())
 }
 
@@ -165,7 +211,7 @@ async fn score_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     }
     for (i, v) in ["tevolop@1.1.0", "candle-uno@1.0.0"].iter().enumerate() {
         let addr = crate::address::Address::parse(&format!("{}/{v}", repo.display()))?;
-        println!("{}. sciml-data verify {addr} --score", 10 + i);
+        println!("{}. sciml-data verify {addr} --score", 12 + i);
         let (_, rec) = scoring::score_address(
             &addr,
             &ScoreOptions {

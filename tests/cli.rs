@@ -34,6 +34,7 @@ fn demo_runs_offline_and_is_repeatable() {
         "created ",
         "tevolop@1.0.0",
         "tevolop@1.1.0",
+        "stemdl@1.0.0",
         "OK ",
         "Try next",
         "sha256sum -c manifest-sha256.txt",
