@@ -209,7 +209,10 @@ async fn score_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
         println!("   skipped: {e:#}");
         return Ok(());
     }
-    for (i, v) in ["tevolop@1.1.0", "candle-uno@1.0.0"].iter().enumerate() {
+    for (i, v) in ["tevolop@1.1.0", "candle-uno@1.0.0", "stemdl@1.0.0"]
+        .iter()
+        .enumerate()
+    {
         let addr = crate::address::Address::parse(&format!("{}/{v}", repo.display()))?;
         println!("{}. sciml-data verify {addr} --score", 12 + i);
         let (_, rec) = scoring::score_address(

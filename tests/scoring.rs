@@ -350,3 +350,51 @@ fn corrupt_data_is_not_scored() {
         "{t}"
     );
 }
+
+#[test]
+fn stemdl_demo_scores_with_macro_f1_of_its_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let pred = dir.path().join("p.parquet");
+    let (_, rec) = score_json(
+        "stemdl@1.0.0",
+        &["--batch", "5", "--predictions", pred.to_str().unwrap()],
+    );
+    check_record(&rec, "stemdl", "1.0.0");
+    assert_eq!(rec["split"], "dev");
+    assert_eq!(rec["target"]["metric"], "macro_f1");
+    let f = std::fs::File::open(&pred).unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let (mut y, mut p) = (Vec::new(), Vec::new());
+    for b in r {
+        let b = b.unwrap();
+        let col = |name: &str| {
+            b.column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        y.extend(col("observed"));
+        p.extend(col("predicted"));
+    }
+    assert_eq!(y.len() as u64, rec["samples"].as_u64().unwrap());
+    assert!(
+        y.iter().all(|g| (1..=230).contains(g)),
+        "labels are space groups"
+    );
+    assert!(
+        p.iter().all(|g| (0..231).contains(g)),
+        "predictions index the 231 outputs"
+    );
+    let c = sciml_data::scoring::metrics::classification(&y, &p);
+    assert_eq!(metric(&rec, "macro_f1"), c.macro_f1);
+    assert_eq!(metric(&rec, "top1"), c.top1);
+    // The batch size does not change the predictions.
+    let (_, rec16) = score_json("stemdl@1.0.0", &["--batch", "16"]);
+    assert_eq!(metric(&rec16, "macro_f1"), c.macro_f1);
+}

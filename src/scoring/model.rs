@@ -21,6 +21,10 @@ const EMBEDDED: &[(&str, &[u8])] = &[
         "models/candle-uno-demo.onnx",
         include_bytes!("../../models/candle-uno-demo.onnx"),
     ),
+    (
+        "models/stemdl-resnet50-demo.onnx",
+        include_bytes!("../../models/stemdl-resnet50-demo.onnx"),
+    ),
 ];
 
 /// A model ready to load: its bytes, SHA-256 and where it came from.

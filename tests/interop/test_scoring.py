@@ -118,3 +118,21 @@ def test_model_with_wrong_input_shape_is_a_clear_error(sciml_bin, demo, tmp_path
                        capture_output=True, text=True)
     assert p.returncode not in (0, 3)
     assert 'model input "x"' in p.stderr and "[N, 26, 4]" in p.stderr, p.stderr
+
+
+def test_stemdl_metrics_equal_sklearn_and_outputs_equal_onnxruntime(sciml_bin, demo, tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    record, pred = score(sciml_bin, demo, "stemdl@1.0.0", tmp_path, "--batch", "5")
+    y, p = pred["observed"].to_numpy(), pred["predicted"].to_numpy()
+    assert metric(record, "macro_f1") == pytest.approx(f1_score(y, p, average="macro", zero_division=0), abs=1e-12)
+    assert metric(record, "top1") == pytest.approx(accuracy_score(y, p), abs=1e-12)
+    # The reference validation: logits of the 3 orientations averaged, then arg-max.
+    npz = tmp_path / "stemdl.npz"
+    baselines.prepare_stemdl(str(demo / "stemdl" / "1.0.0"), str(npz))
+    d = np.load(npz)
+    np.testing.assert_array_equal(d["y_dev"], y)
+    np.testing.assert_array_equal(d["sample_dev"], pred["sample"].to_numpy())
+    sess = ort.InferenceSession(str(REPO_ROOT / "models" / "stemdl-resnet50-demo.onnx"), providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {"x": d["x_dev"].reshape(-1, 1, 128, 128)})[0].reshape(-1, 3, 231).mean(axis=1)
+    np.testing.assert_array_equal(logits.argmax(axis=1), p)
