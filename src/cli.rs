@@ -223,6 +223,11 @@ pub enum IngestSource {
     ///
     /// Example: sciml-data ingest candle --input raw/ --repo ./repo --version 1.0.0
     Candle(IngestCandle),
+    /// Sentinel-3 SLSTR Level-1 products (SAFE folders or the preprocessed .hdf files) to the
+    /// CloudMask dataset `cloudmask`.
+    ///
+    /// Example: sciml-data ingest slstr --input /data/S3A_SL_1_RBT____*.SEN3 --repo ./repo --version 1.0.0
+    Slstr(IngestSlstr),
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +306,32 @@ pub enum SynthSource {
         #[arg(long)]
         response_rows: Option<u64>,
     },
+    /// Synthetic SLSTR Level-1 RBT products in the real SAFE layout (netCDF-4, full size by
+    /// default), optionally with their preprocessed .hdf form.
+    Slstr {
+        /// Output directory (one <name>.SEN3 folder per scene; .hdf files under hdf/day, hdf/night).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        scenes: usize,
+        #[arg(long, default_value_t = 2019)]
+        seed: u64,
+        /// The 1 km grid ROWSxCOLUMNS (the 500 m grid is twice that).
+        #[arg(long, default_value = "1200x1500", value_parser = parse_grid)]
+        grid: (u64, u64),
+        /// A small grid (120x150) for quick tests; overrides --grid.
+        #[arg(long)]
+        small: bool,
+        /// Name the first N scenes after products of the reference's test list.
+        #[arg(long, default_value_t = 0)]
+        test_names: usize,
+        /// Also write the preprocessed .hdf form of every scene.
+        #[arg(long)]
+        hdf: bool,
+        /// Deflate level of the netCDF variables (0 = none).
+        #[arg(long, default_value_t = 1)]
+        deflate: u8,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +348,40 @@ pub struct FetchCandle {
     /// Files downloaded at the same time.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestSlstr {
+    /// SAFE product folders (*.SEN3), preprocessed *.hdf files, or directories searched for
+    /// either (one form per version).
+    #[arg(long, short, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonIngest,
+    /// Dataset name.
+    #[arg(long, default_value = crate::sources::slstr::ingest::DATASET)]
+    pub dataset: String,
+    /// The 1 km grid ROWSxCOLUMNS every product must have (the 500 m grid is twice that).
+    #[arg(long, default_value = "1200x1500", value_parser = parse_grid)]
+    pub grid: (u64, u64),
+    /// Seed of the train/validation split (the reference's random_state).
+    #[arg(long, default_value_t = 42)]
+    pub split_seed: u32,
+}
+
+/// Parses `ROWSxCOLUMNS`.
+pub fn parse_grid(s: &str) -> std::result::Result<(u64, u64), String> {
+    let (r, c) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected ROWSxCOLUMNS, e.g. 1200x1500"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{s:?}: {v:?} is not a positive number"))
+    };
+    Ok((p(r)?, p(c)?))
 }
 
 #[derive(Debug, Args)]
@@ -490,6 +555,61 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     stats.drugs
                 );
             }
+        }
+        Command::Ingest(IngestSource::Slstr(a)) => {
+            use crate::sources::slstr::{ingest, split};
+            let common = IngestCommon {
+                repo: a.common.repo,
+                dataset: a.dataset,
+                version: parse_version(&a.common.version)?,
+                message: a.common.message,
+                progress,
+            };
+            let opts = ingest::SlstrOptions {
+                inputs: a.input,
+                grid: a.grid,
+                split: split::SplitOptions {
+                    seed: a.split_seed,
+                    ..Default::default()
+                },
+            };
+            let result = ingest::ingest(&common, &opts).await?;
+            print!("{}", report::ingest(&result));
+        }
+        Command::Synth(SynthSource::Slstr {
+            out,
+            scenes,
+            seed,
+            grid,
+            small,
+            test_names,
+            hdf,
+            deflate,
+        }) => {
+            use crate::sources::slstr::synth;
+            let grid = if small { (120, 150) } else { grid };
+            let stats = synth::synthesize(
+                &synth::SynthOptions {
+                    scenes,
+                    seed,
+                    grid: (grid.0 as usize, grid.1 as usize),
+                    test_names,
+                    hdf,
+                    deflate,
+                },
+                &out,
+            )?;
+            println!(
+                "wrote {} SAFE products{} to {} ({})",
+                stats.products.len(),
+                if hdf {
+                    format!(" and {} .hdf files", stats.hdf_files.len())
+                } else {
+                    String::new()
+                },
+                out.display(),
+                report::bytes(stats.bytes)
+            );
         }
         Command::Log { dataset, json } => {
             let addr = Address::parse(&dataset)?;

@@ -210,15 +210,19 @@ fn fill_builder(
     Ok(b)
 }
 
-/// Inner chunk shape of a shard of `shape` (a quarter per spatial axis; 1-D and small
-/// arrays whole).
+/// Inner chunk shape of a shard of `shape`: a quarter of each spatial axis (or a third, a
+/// half, the whole, whichever first divides it evenly, as sharding requires); 1-D and
+/// small arrays whole.
 pub fn inner_chunk(shape: &[u64]) -> Vec<u64> {
     shape
         .iter()
         .enumerate()
         .map(|(i, n)| {
             if shape.len() >= 2 && i < 2 && *n >= 64 {
-                n.div_ceil(INNER_SPLIT)
+                (1..=INNER_SPLIT)
+                    .rev()
+                    .find(|k| n % k == 0)
+                    .map_or(*n, |k| n / k)
             } else {
                 (*n).max(1)
             }

@@ -16,3 +16,4 @@ pub mod layout;
 pub mod product;
 pub mod safe;
 pub mod split;
+pub mod synth;
