@@ -150,6 +150,7 @@ pub async fn run(opts: &DemoOptions) -> Result<()> {
     );
     println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
     candle_step(opts, &repo).await?;
+    cloudmask_step(opts, &repo).await?;
     Ok(())
 }
 
@@ -206,6 +207,81 @@ async fn candle_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     anyhow::ensure!(v.ok(), "verification of candle-uno failed");
     println!(
         "   python3 -c \"import pyarrow.dataset as ds; print(ds.dataset('{}/data/responses', partitioning='hive').to_table().num_rows)\"",
+        result.bag_dir.display()
+    );
+    Ok(())
+}
+
+/// The CloudMask step: synthesize two full-size SLSTR SAFE products (kept if already
+/// there), ingest them as cloudmask@1.0.0 and verify it.
+async fn cloudmask_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+    use crate::sources::slstr::{ingest as slstr_ingest, synth as slstr_synth};
+    let raw = opts.dir.join("raw-slstr");
+    let synth_opts = slstr_synth::SynthOptions {
+        scenes: 2,
+        ..Default::default()
+    };
+    println!("\nCloudMask (Sentinel-3 SLSTR cloud segmentation):");
+    println!(
+        "10. sciml-data synth slstr --out {} --scenes {}",
+        raw.display(),
+        synth_opts.scenes
+    );
+    let existing: Vec<PathBuf> = std::fs::read_dir(&raw)
+        .map(|it| {
+            it.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "SEN3"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if existing.len() == synth_opts.scenes {
+        println!("   {} products already there", existing.len());
+    } else {
+        let _ = std::fs::remove_dir_all(&raw);
+        let stats = slstr_synth::synthesize(&synth_opts, &raw)?;
+        println!(
+            "   {} SAFE products (2400 x 3000 radiances, 1200 x 1500 thermal and flags), {}",
+            stats.products.len(),
+            report::bytes(stats.bytes)
+        );
+    }
+    println!(
+        "11. sciml-data ingest slstr --input {}/*.SEN3 --repo {} --version 1.0.0",
+        raw.display(),
+        repo.display()
+    );
+    let result = slstr_ingest::ingest(
+        &IngestCommon {
+            repo: repo.display().to_string(),
+            dataset: slstr_ingest::DATASET.into(),
+            version: semver::Version::parse("1.0.0")?,
+            message: "synthetic Sentinel-3 SLSTR products".into(),
+            progress: opts.progress,
+        },
+        &slstr_ingest::SlstrOptions {
+            inputs: vec![raw.clone()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    print!("{}", indent(&report::ingest(&result)));
+    println!("12. sciml-data verify {}", result.address);
+    let v = verify_address(
+        &result.address,
+        VerifyOptions {
+            fast: false,
+            progress: opts.progress,
+        },
+    )
+    .await?;
+    print!(
+        "{}",
+        indent(&report::verify(&result.address.to_string(), &v))
+    );
+    anyhow::ensure!(v.ok(), "verification of cloudmask failed");
+    println!(
+        "   python3 -c \"import xarray as xr; print(xr.open_zarr('{}/data/cloudmask.zarr').S1_radiance_an)\"",
         result.bag_dir.display()
     );
     Ok(())

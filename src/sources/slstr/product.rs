@@ -73,7 +73,9 @@ impl SafeProduct {
     /// Reads one variable as stored, with its attributes; checks its dimensions.
     pub fn read(&self, spec: &VarSpec) -> Result<Var> {
         let product = &self.name.product;
-        let f = self.open_file(&spec.file)?;
+        let f = self
+            .open_file(&spec.file)
+            .with_context(|| format!("variable {}", spec.variable))?;
         let v = f.variable(&spec.variable).with_context(|| {
             format!(
                 "product {product}: variable {} is missing from {}",
