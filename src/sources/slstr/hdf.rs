@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hdf5_metno as hdf5;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use hdf5_metno as hdf5;
 use serde_json::{Map, Value, json};
 
 use super::layout::{Dtype, Var};
@@ -15,9 +15,17 @@ use super::safe::{self, SafeName};
 
 /// The datasets of a preprocessed file and their channel counts, in the reference's order.
 pub const DATASETS: [(&str, u64, &str); 5] = [
-    ("bts", 3, "brightness temperature S7, S8, S9 (K; NaN where the product had fill)"),
+    (
+        "bts",
+        3,
+        "brightness temperature S7, S8, S9 (K; NaN where the product had fill)",
+    ),
     ("rads", 6, "radiance S1-S6 resampled to the 1 km grid"),
-    ("refs", 6, "reflectance S1-S6 at 1 km as written by the converter (see docs/sources/slstr.md)"),
+    (
+        "refs",
+        6,
+        "reflectance S1-S6 at 1 km as written by the converter (see docs/sources/slstr.md)",
+    ),
     ("bayes", 1, "bayes_in bitmask; ground truth is bayes > 0"),
     ("summary", 1, "summary_cloud bit of confidence_in (0/1)"),
 ];
@@ -35,8 +43,8 @@ impl HdfProduct {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let name = safe::parse(&file)
-            .with_context(|| format!("preprocessed file {}", path.display()))?;
+        let name =
+            safe::parse(&file).with_context(|| format!("preprocessed file {}", path.display()))?;
         Ok(HdfProduct {
             path: path.to_path_buf(),
             name,
@@ -82,7 +90,11 @@ impl HdfProduct {
             }
             out.push(Var {
                 name: name.to_string(),
-                dims: vec!["rows_in".into(), "columns_in".into(), format!("channel_{name}")],
+                dims: vec![
+                    "rows_in".into(),
+                    "columns_in".into(),
+                    format!("channel_{name}"),
+                ],
                 shape,
                 dtype,
                 attrs,
@@ -100,7 +112,11 @@ fn attribute_json(a: &hdf5::Attribute) -> Option<(Value, &'static str)> {
     macro_rules! get {
         ($t:ty, $n:expr) => {{
             let v: Vec<$t> = a.read_raw::<$t>().ok()?;
-            let j = if scalar && v.len() == 1 { json!(v[0]) } else { json!(v) };
+            let j = if scalar && v.len() == 1 {
+                json!(v[0])
+            } else {
+                json!(v)
+            };
             Some((j, $n))
         }};
     }
@@ -123,24 +139,29 @@ fn to_bytes<T: Copy, const N: usize>(v: Vec<T>, f: fn(T) -> [u8; N]) -> Vec<u8> 
 
 fn read_bytes(ds: &hdf5::Dataset, desc: &TypeDescriptor) -> Result<(Dtype, Vec<u8>)> {
     Ok(match desc {
-        TypeDescriptor::Float(FloatSize::U4) => {
-            (Dtype::F32, to_bytes(ds.read_raw::<f32>()?, f32::to_le_bytes))
-        }
-        TypeDescriptor::Float(FloatSize::U8) => {
-            (Dtype::F64, to_bytes(ds.read_raw::<f64>()?, f64::to_le_bytes))
-        }
+        TypeDescriptor::Float(FloatSize::U4) => (
+            Dtype::F32,
+            to_bytes(ds.read_raw::<f32>()?, f32::to_le_bytes),
+        ),
+        TypeDescriptor::Float(FloatSize::U8) => (
+            Dtype::F64,
+            to_bytes(ds.read_raw::<f64>()?, f64::to_le_bytes),
+        ),
         TypeDescriptor::Integer(IntSize::U1) => {
             (Dtype::I8, to_bytes(ds.read_raw::<i8>()?, i8::to_le_bytes))
         }
-        TypeDescriptor::Integer(IntSize::U2) => {
-            (Dtype::I16, to_bytes(ds.read_raw::<i16>()?, i16::to_le_bytes))
-        }
-        TypeDescriptor::Integer(IntSize::U4) => {
-            (Dtype::I32, to_bytes(ds.read_raw::<i32>()?, i32::to_le_bytes))
-        }
-        TypeDescriptor::Integer(IntSize::U8) => {
-            (Dtype::I64, to_bytes(ds.read_raw::<i64>()?, i64::to_le_bytes))
-        }
+        TypeDescriptor::Integer(IntSize::U2) => (
+            Dtype::I16,
+            to_bytes(ds.read_raw::<i16>()?, i16::to_le_bytes),
+        ),
+        TypeDescriptor::Integer(IntSize::U4) => (
+            Dtype::I32,
+            to_bytes(ds.read_raw::<i32>()?, i32::to_le_bytes),
+        ),
+        TypeDescriptor::Integer(IntSize::U8) => (
+            Dtype::I64,
+            to_bytes(ds.read_raw::<i64>()?, i64::to_le_bytes),
+        ),
         TypeDescriptor::Unsigned(IntSize::U1) => {
             (Dtype::U8, to_bytes(ds.read_raw::<u8>()?, u8::to_le_bytes))
         }
@@ -148,15 +169,18 @@ fn read_bytes(ds: &hdf5::Dataset, desc: &TypeDescriptor) -> Result<(Dtype, Vec<u
             Dtype::U8,
             ds.read_raw::<bool>()?.into_iter().map(u8::from).collect(),
         ),
-        TypeDescriptor::Unsigned(IntSize::U2) => {
-            (Dtype::U16, to_bytes(ds.read_raw::<u16>()?, u16::to_le_bytes))
-        }
-        TypeDescriptor::Unsigned(IntSize::U4) => {
-            (Dtype::U32, to_bytes(ds.read_raw::<u32>()?, u32::to_le_bytes))
-        }
-        TypeDescriptor::Unsigned(IntSize::U8) => {
-            (Dtype::U64, to_bytes(ds.read_raw::<u64>()?, u64::to_le_bytes))
-        }
+        TypeDescriptor::Unsigned(IntSize::U2) => (
+            Dtype::U16,
+            to_bytes(ds.read_raw::<u16>()?, u16::to_le_bytes),
+        ),
+        TypeDescriptor::Unsigned(IntSize::U4) => (
+            Dtype::U32,
+            to_bytes(ds.read_raw::<u32>()?, u32::to_le_bytes),
+        ),
+        TypeDescriptor::Unsigned(IntSize::U8) => (
+            Dtype::U64,
+            to_bytes(ds.read_raw::<u64>()?, u64::to_le_bytes),
+        ),
         other => bail!("unsupported HDF5 type {other:?}"),
     })
 }

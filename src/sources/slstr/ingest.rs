@@ -209,7 +209,13 @@ struct Arrays {
 }
 
 impl Arrays {
-    async fn put(&mut self, scene: u64, var: Var, product: &str, extra: Map<String, Value>) -> Result<()> {
+    async fn put(
+        &mut self,
+        scene: u64,
+        var: Var,
+        product: &str,
+        extra: Map<String, Value>,
+    ) -> Result<()> {
         match self.plans.get(&var.name) {
             Some((plan, _)) => layout::check_same(plan, &var, product)?,
             None => {
@@ -241,7 +247,11 @@ fn day_fraction(var: &Var) -> Option<f64> {
             .chunks_exact(2)
             .filter(|b| u64::from(u16::from_le_bytes([b[0], b[1]])) & mask != 0)
             .count(),
-        Dtype::U8 => var.bytes.iter().filter(|b| u64::from(**b) & mask != 0).count(),
+        Dtype::U8 => var
+            .bytes
+            .iter()
+            .filter(|b| u64::from(**b) & mask != 0)
+            .count(),
         Dtype::U32 => var
             .bytes
             .chunks_exact(4)
@@ -268,7 +278,11 @@ fn check_grid(var: &Var, spec_grid: Grid, grid: (u64, u64), product: &str) -> Re
             var.shape.get(1).copied().unwrap_or(0),
             w[0],
             w[1],
-            if spec_grid == Grid::An { "500 m" } else { "1 km" }
+            if spec_grid == Grid::An {
+                "500 m"
+            } else {
+                "1 km"
+            }
         );
     }
     Ok(())
@@ -382,7 +396,9 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         .staging
         .put(
             "data/scenes.parquet",
-            Bytes::from(parquet_bytes(&scenes_table(&products, &scenes, &splits, form)?)?),
+            Bytes::from(parquet_bytes(&scenes_table(
+                &products, &scenes, &splits, form,
+            )?)?),
         )
         .await?;
     session
@@ -439,7 +455,11 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
     );
     info.push(
         "Internal-Sender-Description",
-        common.message.split_whitespace().collect::<Vec<_>>().join(" "),
+        common
+            .message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     session.commit("slstr", recorded, options, info).await
 }
@@ -455,7 +475,9 @@ fn scenes_table(
         Arc::new(StringArray::from_iter_values(names.iter().map(|n| f(n))))
     };
     let u = |f: fn(&SafeName) -> u32| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(names.iter().map(|n| f(n) as i32)))
+        Arc::new(Int32Array::from_iter_values(
+            names.iter().map(|n| f(n) as i32),
+        ))
     };
     let opt = |f: fn(&SceneInfo) -> Option<String>| -> ArrayRef {
         Arc::new(StringArray::from(scenes.iter().map(f).collect::<Vec<_>>()))

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
 use zarrs::array::codec::ZstdCodec;
-use zarrs::array::{Array, ArrayBuilder, ArrayBytes, DataType, data_type};
+use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
+use zarrs::array::{Array, ArrayBuilder, ArrayBytes, CodecSpecificOptions, DataType, data_type};
 
 use crate::staging::StagingZarrStore;
 
@@ -185,11 +186,7 @@ pub fn check_same(plan: &ArrayPlan, var: &Var, product: &str) -> Result<()> {
     Ok(())
 }
 
-fn fill_builder(
-    plan: &ArrayPlan,
-    shape: Vec<u64>,
-    chunk: Vec<u64>,
-) -> Result<ArrayBuilder> {
+fn fill_builder(plan: &ArrayPlan, shape: Vec<u64>, chunk: Vec<u64>) -> Result<ArrayBuilder> {
     let fv = plan.attrs.get("_FillValue");
     let as_i = || fv.and_then(Value::as_i64).unwrap_or(0);
     let as_u = || fv.and_then(Value::as_u64).unwrap_or(0);
@@ -246,10 +243,18 @@ pub fn create(
     let mut dims: Vec<String> = vec!["scene".into()];
     dims.extend(plan.dims.iter().cloned());
     let mut attrs = plan.attrs.clone();
-    attrs.insert("attribute_types".into(), Value::Object(plan.attr_types.clone()));
+    attrs.insert(
+        "attribute_types".into(),
+        Value::Object(plan.attr_types.clone()),
+    );
     attrs.extend(extra);
     let mut b = fill_builder(plan, shape, shard)?;
+    // Inner chunks are encoded in parallel; C order keeps their place in the shard (and so
+    // the shard's bytes) independent of which thread finishes first.
     b.subchunk_shape(inner)
+        .codec_specific_options(CodecSpecificOptions::default().with_option(
+            ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C),
+        ))
         .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(ZSTD_LEVEL, true))])
         .dimension_names(Some(dims))
         .attributes(attrs);
@@ -275,7 +280,9 @@ pub async fn store_scene(
     array
         .async_store_chunk(&idx, ArrayBytes::new_flen(var.bytes))
         .await
-        .map_err(|e| anyhow::anyhow!("product {product}, variable {name}: cannot write the shard: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("product {product}, variable {name}: cannot write the shard: {e}")
+        })?;
     Ok(())
 }
 

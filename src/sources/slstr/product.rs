@@ -82,11 +82,8 @@ impl SafeProduct {
                 spec.variable, spec.file
             )
         })?;
-        let dims: Vec<(String, usize)> = v
-            .dimensions()
-            .iter()
-            .map(|d| (d.name(), d.len()))
-            .collect();
+        let dims: Vec<(String, usize)> =
+            v.dimensions().iter().map(|d| (d.name(), d.len())).collect();
         let want_rank = if spec.grid == Grid::Detectors { 1 } else { 2 };
         if dims.len() != want_rank {
             bail!(

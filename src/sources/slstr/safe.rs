@@ -45,13 +45,8 @@ pub struct SafeName {
 
 fn is_stamp(s: &str) -> bool {
     s.len() == 15
-        && s.char_indices().all(|(i, c)| {
-            if i == 8 {
-                c == 'T'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
+        && s.char_indices()
+            .all(|(i, c)| if i == 8 { c == 'T' } else { c.is_ascii_digit() })
 }
 
 fn number(field: &str, what: &str, name: &str) -> Result<u32> {
@@ -188,11 +183,7 @@ pub fn variables() -> Vec<VarSpec> {
             Grid::Detectors,
         );
     }
-    add(
-        "geometry_tn.nc".into(),
-        "solar_zenith_tn".into(),
-        Grid::Tn,
-    );
+    add("geometry_tn.nc".into(), "solar_zenith_tn".into(), Grid::Tn);
     v
 }
 

@@ -120,7 +120,9 @@ fn fbm(rng: &mut ChaCha8Rng, rows: usize, cols: usize, cells: usize, octaves: us
     let lattices: Vec<(usize, Vec<f32>)> = (0..octaves)
         .map(|o| {
             let n = cells << o;
-            let v = (0..(n + 2) * (n + 2)).map(|_| rng.random::<f32>()).collect();
+            let v = (0..(n + 2) * (n + 2))
+                .map(|_| rng.random::<f32>())
+                .collect();
             (n, v)
         })
         .collect();
@@ -227,7 +229,8 @@ fn scene_name(k: usize, opts: &SynthOptions) -> (String, chrono::NaiveDateTime, 
 fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     let (rows, cols) = opts.grid;
     let (name, start, orbit) = scene_name(k, opts);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(k as u64));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(k as u64));
     let day = k.is_multiple_of(2);
     let threshold = 0.42 + 0.12 * rng.random::<f32>();
     let cloud_field = fbm(&mut rng, rows, cols, 5, 5);
@@ -238,7 +241,13 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     // Solar zenith angle varies across the swath.
     let sza0: f32 = if day { 35.0 } else { 115.0 };
     let sza_at = |c: f32, ncols: f32| sza0 + 20.0 * (c / ncols - 0.5);
-    let mu0 = |s: f32| if s < 90.0 { (s.to_radians()).cos() } else { 0.0 };
+    let mu0 = |s: f32| {
+        if s < 90.0 {
+            (s.to_radians()).cos()
+        } else {
+            0.0
+        }
+    };
 
     // 500 m radiances.
     let cloud_an = upsample(&cloud_field, rows, cols);
@@ -259,7 +268,8 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
                     let cv = cover(cloud_an[i]);
                     let base = if land(land_an[i]) { *land_r } else { *ocean };
                     let m = f64::from(mu0(sza_at(c as f32, c2 as f32)));
-                    let rad = m * (base * (1.0 - f64::from(cv)) + cloud_r * f64::from(cv))
+                    let rad = m
+                        * (base * (1.0 - f64::from(cv)) + cloud_r * f64::from(cv))
                         * (0.9 + 0.2 * f64::from(tex_an[i]));
                     *out = (rad / scale).round().clamp(-32767.0, 32767.0) as i16;
                 }
@@ -288,7 +298,8 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
             283.0 + 6.0 * f64::from(land_field[i])
         };
         let top = 290.0 - 65.0 * f64::from(cloud_field[i]);
-        let t = surface * (1.0 - f64::from(cv)) + top.min(surface) * f64::from(cv)
+        let t = surface * (1.0 - f64::from(cv))
+            + top.min(surface) * f64::from(cv)
             + 0.8 * f64::from(texture[i]);
         let t7 = t + if day { 6.0 * f64::from(mu0(sza)) } else { -1.5 };
         let t9 = t - 0.7 - 1.8 * f64::from(cv);
@@ -363,7 +374,11 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     }
     let irradiance = IRRADIANCE
         .iter()
-        .map(|e| (0..DETECTORS).map(|d| e * (1.0 + 0.0007 * d as f32)).collect())
+        .map(|e| {
+            (0..DETECTORS)
+                .map(|d| e * (1.0 + 0.0007 * d as f32))
+                .collect()
+        })
         .collect();
     Scene {
         name,
@@ -397,18 +412,34 @@ fn globals(f: &mut netcdf::FileMut, s: &Scene, file: &str, resolution: &str) -> 
     f.add_attribute("comment", " ")?;
     f.add_attribute("contact", "eosupport@copernicus.esa.int")?;
     f.add_attribute("creation_time", fmt(s.start + chrono::Duration::hours(26)))?;
-    f.add_attribute("history", "synthetic product written by sciml-data synth slstr")?;
-    f.add_attribute("institution", "sciml-data (synthetic; layout of ESA Sentinel-3 SLSTR L1 RBT)")?;
+    f.add_attribute(
+        "history",
+        "synthetic product written by sciml-data synth slstr",
+    )?;
+    f.add_attribute(
+        "institution",
+        "sciml-data (synthetic; layout of ESA Sentinel-3 SLSTR L1 RBT)",
+    )?;
     f.add_attribute("netCDF_version", "4.2 of Mar 13 2018 17:08:03 $")?;
     f.add_attribute("product_name", format!("{}{}", s.name, safe::SAFE_SUFFIX))?;
-    f.add_attribute("references", "S3IPF PDS 005.1 - i2r9 - Product Data Format Specification - SLSTR Level 1")?;
+    f.add_attribute(
+        "references",
+        "S3IPF PDS 005.1 - i2r9 - Product Data Format Specification - SLSTR Level 1",
+    )?;
     f.add_attribute("resolution", resolution)?;
     f.add_attribute("source", "IPF-SL-1 06.17")?;
     f.add_attribute("start_offset", 0i32)?;
     f.add_attribute("start_time", fmt(s.start))?;
     f.add_attribute("stop_time", fmt(stop))?;
     f.add_attribute("title", format!("SLSTR Level 1 Product, {file}"))?;
-    f.add_attribute("track_offset", if resolution.contains("16000") { 64i32 } else { 998i32 })?;
+    f.add_attribute(
+        "track_offset",
+        if resolution.contains("16000") {
+            64i32
+        } else {
+            998i32
+        },
+    )?;
     Ok(())
 }
 
@@ -452,10 +483,14 @@ fn write_safe(s: &Scene, dir: &Path, deflate: u8) -> Result<()> {
         let mut f = new_file(&file, r2, c2, "[ 500 500 ]")?;
         let (scale, ..) = RADIANCE[ch];
         (|| -> netcdf::Result<()> {
-            let mut v = f.add_variable::<i16>(&format!("S{n}_radiance_an"), &["rows", "columns"])?;
+            let mut v =
+                f.add_variable::<i16>(&format!("S{n}_radiance_an"), &["rows", "columns"])?;
             compress(&mut v, &chunk_an)?;
             v.set_fill_value(FILL16)?;
-            v.put_attribute("long_name", format!("TOA radiance for channel S{n} (A stripe grid, nadir view)"))?;
+            v.put_attribute(
+                "long_name",
+                format!("TOA radiance for channel S{n} (A stripe grid, nadir view)"),
+            )?;
             v.put_attribute("standard_name", "toa_upwelling_spectral_radiance")?;
             v.put_attribute("units", "mW.m-2.sr-1.nm-1")?;
             v.put_attribute("scale_factor", scale)?;
@@ -472,8 +507,12 @@ fn write_safe(s: &Scene, dir: &Path, deflate: u8) -> Result<()> {
         (|| -> netcdf::Result<()> {
             f.add_dimension("detectors", DETECTORS)?;
             globals(&mut f, s, &file, "[ 500 500 ]")?;
-            let mut v = f.add_variable::<f32>(&format!("S{n}_solar_irradiance_an"), &["detectors"])?;
-            v.put_attribute("long_name", format!("Solar irradiance for channel S{n}, A stripe, nadir view"))?;
+            let mut v =
+                f.add_variable::<f32>(&format!("S{n}_solar_irradiance_an"), &["detectors"])?;
+            v.put_attribute(
+                "long_name",
+                format!("Solar irradiance for channel S{n}, A stripe, nadir view"),
+            )?;
             v.put_attribute("units", "mW.m-2.nm-1")?;
             v.put_values(&s.irradiance[ch], ..)?;
             Ok(())
@@ -508,18 +547,33 @@ fn write_safe(s: &Scene, dir: &Path, deflate: u8) -> Result<()> {
         (|| -> netcdf::Result<()> {
             let mut v = f.add_variable::<u8>("bayes_in", &["rows", "columns"])?;
             compress(&mut v, &chunk_in)?;
-            v.put_attribute("long_name", "Bayesian cloud mask (1km TIR grid, nadir view)")?;
-            flag_attrs(&mut v, &BAYES, BAYES.iter().map(|f| f.1).collect::<Vec<u8>>().into())?;
+            v.put_attribute(
+                "long_name",
+                "Bayesian cloud mask (1km TIR grid, nadir view)",
+            )?;
+            flag_attrs(
+                &mut v,
+                &BAYES,
+                BAYES.iter().map(|f| f.1).collect::<Vec<u8>>().into(),
+            )?;
             v.put_values(&s.bayes, ..)?;
             let mut v = f.add_variable::<u16>("cloud_in", &["rows", "columns"])?;
             compress(&mut v, &chunk_in)?;
             v.put_attribute("long_name", "Cloud mask (1km TIR grid, nadir view)")?;
-            flag_attrs(&mut v, &CLOUD, CLOUD.iter().map(|f| f.1).collect::<Vec<u16>>().into())?;
+            flag_attrs(
+                &mut v,
+                &CLOUD,
+                CLOUD.iter().map(|f| f.1).collect::<Vec<u16>>().into(),
+            )?;
             v.put_values(&s.cloud, ..)?;
             let mut v = f.add_variable::<u16>("confidence_in", &["rows", "columns"])?;
             compress(&mut v, &chunk_in)?;
             v.put_attribute("long_name", "Confidence flags (1km TIR grid, nadir view)")?;
-            flag_attrs(&mut v, &CONFIDENCE, CONFIDENCE.iter().map(|f| f.1).collect::<Vec<u16>>().into())?;
+            flag_attrs(
+                &mut v,
+                &CONFIDENCE,
+                CONFIDENCE.iter().map(|f| f.1).collect::<Vec<u16>>().into(),
+            )?;
             v.put_values(&s.confidence, ..)?;
             Ok(())
         })()
@@ -541,7 +595,10 @@ fn write_safe(s: &Scene, dir: &Path, deflate: u8) -> Result<()> {
                 let mut v = f.add_variable::<i32>(&format!("{name}_{g}"), &["rows", "columns"])?;
                 compress(&mut v, &chunk)?;
                 v.set_fill_value(FILL32)?;
-                v.put_attribute("long_name", format!("{std} of detector FOV centre on the earth's surface"))?;
+                v.put_attribute(
+                    "long_name",
+                    format!("{std} of detector FOV centre on the earth's surface"),
+                )?;
                 v.put_attribute("standard_name", std)?;
                 v.put_attribute("units", units)?;
                 v.put_attribute("scale_factor", 1e-6f64)?;
@@ -605,7 +662,11 @@ fn write_hdf(s: &Scene, path: &Path) -> Result<()> {
             };
         }
         let sza = f64::from(s.sza_in[i]);
-        let mu0 = if sza < 90.0 { (sza * 0.017453292).cos() } else { 1.0 };
+        let mu0 = if sza < 90.0 {
+            (sza * 0.017453292).cos()
+        } else {
+            1.0
+        };
         for ch in 0..6 {
             let scale = RADIANCE[ch].0;
             let mut sum = 0.0;
@@ -617,14 +678,22 @@ fn write_hdf(s: &Scene, path: &Path) -> Result<()> {
                     cnt += 1;
                 }
             }
-            let rad = if cnt > 0 { sum / f64::from(cnt) } else { f64::NAN };
+            let rad = if cnt > 0 {
+                sum / f64::from(cnt)
+            } else {
+                f64::NAN
+            };
             rads[i * 6 + ch] = rad;
-            refs[i * 6 + ch] =
-                rad / (f64::from(s.irradiance[ch][0]) * mu0) * std::f64::consts::PI;
+            refs[i * 6 + ch] = rad / (f64::from(s.irradiance[ch][0]) * mu0) * std::f64::consts::PI;
         }
     }
-    let summary: Vec<u8> = s.confidence.iter().map(|v| u8::from(v & 16384 != 0)).collect();
-    let f = hdf5::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let summary: Vec<u8> = s
+        .confidence
+        .iter()
+        .map(|v| u8::from(v & 16384 != 0))
+        .collect();
+    let f =
+        hdf5::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let put = |name: &str, res: hdf5::Result<hdf5::Dataset>| -> Result<()> {
         res.map(|_| ())
             .with_context(|| format!("cannot write dataset {name} of {}", path.display()))
@@ -650,7 +719,10 @@ fn write_hdf(s: &Scene, path: &Path) -> Result<()> {
     put(
         "bayes",
         f.new_dataset_builder()
-            .with_data(&ndarray::Array3::from_shape_vec((rows, cols, 1), s.bayes.clone())?)
+            .with_data(&ndarray::Array3::from_shape_vec(
+                (rows, cols, 1),
+                s.bayes.clone(),
+            )?)
             .create("bayes"),
     )?;
     put(
@@ -659,7 +731,8 @@ fn write_hdf(s: &Scene, path: &Path) -> Result<()> {
             .with_data(&ndarray::Array3::from_shape_vec((rows, cols, 1), summary)?)
             .create("summary"),
     )?;
-    f.close().with_context(|| format!("cannot close {}", path.display()))?;
+    f.close()
+        .with_context(|| format!("cannot close {}", path.display()))?;
     Ok(())
 }
 
