@@ -98,7 +98,8 @@ async fn zarr_scene<T: zarrs::array::Element + zarrs::array::ElementOwned + Send
 ) -> (Vec<u64>, Vec<T>) {
     let a = open_array(bag, name).await;
     let shape = a.shape().to_vec();
-    let mut ranges = vec![scene..scene + 1];
+    let mut ranges: Vec<std::ops::Range<u64>> = Vec::with_capacity(shape.len());
+    ranges.push(scene..scene + 1);
     ranges.extend(shape[1..].iter().map(|n| 0..*n));
     let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
     let v: Vec<T> = a.async_retrieve_array_subset(&subset).await.unwrap();
@@ -349,7 +350,7 @@ async fn safe_products_read_back_as_stored_with_their_attributes() {
         .downcast_ref::<ListArray>()
         .unwrap()
         .clone();
-    for i in 0..3 {
+    for (i, product) in names.iter().enumerate() {
         let f = files.value(i);
         let f = f.as_any().downcast_ref::<StringArray>().unwrap();
         let h = shas.value(i);
@@ -361,7 +362,7 @@ async fn safe_products_read_back_as_stored_with_their_attributes() {
         );
         for j in 0..f.len() {
             let rel = f.value(j);
-            assert!(rel.starts_with(&format!("{}.SEN3/", names[i])), "{rel}");
+            assert!(rel.starts_with(&format!("{product}.SEN3/")), "{rel}");
             assert_eq!(h.value(j), sha256(&raw.join(rel)), "{rel}");
         }
     }
