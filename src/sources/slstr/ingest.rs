@@ -262,6 +262,43 @@ fn day_fraction(var: &Var) -> Option<f64> {
     Some(day as f64 / n as f64)
 }
 
+type Hashed = Vec<(PathBuf, u64, String)>;
+
+/// Hashes `files` (size, SHA-256) on a thread of its own.
+fn hash_files(files: Vec<PathBuf>, product: String) -> std::thread::JoinHandle<Result<Hashed>> {
+    std::thread::spawn(move || {
+        files
+            .into_iter()
+            .map(|f| {
+                let (size, sha256) = crate::hashing::hash_file(&f, |_| {})
+                    .with_context(|| format!("product {product}: cannot read {}", f.display()))?;
+                Ok((f, size, sha256))
+            })
+            .collect()
+    })
+}
+
+/// Reads the variables of a SAFE product on a reader thread, handing them over one at a time
+/// through a channel of one slot: reading (serialised inside the netCDF and HDF5 libraries)
+/// overlaps the encoding of the previous variable, and at most three variables of one scene
+/// are in memory. The thread stops at the first error, or when the receiver is dropped.
+fn read_ahead(
+    product: SafeProduct,
+    specs: Vec<safe::VarSpec>,
+) -> tokio::sync::mpsc::Receiver<Result<(safe::VarSpec, Var)>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    std::thread::spawn(move || {
+        for spec in specs {
+            let read = product.read(&spec).map(|v| (spec, v));
+            let failed = read.is_err();
+            if tx.blocking_send(read).is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 fn check_grid(var: &Var, spec_grid: Grid, grid: (u64, u64), product: &str) -> Result<()> {
     let want = match spec_grid {
         Grid::An => Some([grid.0 * 2, grid.1 * 2]),
@@ -322,18 +359,14 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         let scene = i as u64;
         let product = p.name().product.clone();
         let mut info = SceneInfo::default();
-        for f in p.source_files() {
-            let (size, sha256) = crate::hashing::hash_file(&f, |_| {})
-                .with_context(|| format!("product {product}: cannot read {}", f.display()))?;
-            let name = p.recorded_name(&f);
-            info.files.push(name.clone());
-            info.sha256.push(sha256.clone());
-            recorded.push(InputFile { name, size, sha256 });
-        }
+        // The source files are hashed on their own thread while the variables are read.
+        let hashing = hash_files(p.source_files(), product.clone());
         match p {
             Product::Safe(sp) => {
-                for spec in &specs {
-                    let var = sp.read(spec)?;
+                let mut vars = read_ahead(sp.clone(), specs.clone());
+                while let Some(next) = vars.recv().await {
+                    let (spec, var) = next?;
+                    let spec = &spec;
                     check_grid(&var, spec.grid, opts.grid, &product)?;
                     if var.name == "confidence_in" {
                         info.day_fraction = day_fraction(&var);
@@ -367,6 +400,15 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                 }
                 bar.inc(1);
             }
+        }
+        let hashed = hashing
+            .join()
+            .map_err(|_| anyhow::anyhow!("product {product}: the hashing thread panicked"))??;
+        for (f, size, sha256) in hashed {
+            let name = p.recorded_name(&f);
+            info.files.push(name.clone());
+            info.sha256.push(sha256.clone());
+            recorded.push(InputFile { name, size, sha256 });
         }
         scenes.push(info);
     }
