@@ -34,7 +34,9 @@ pub enum Command {
     /// Run the whole pipeline offline on built-in synthetic data (start here).
     ///
     /// Synthesizes a realistic ComCat earthquake catalogue, ingests two versions into a
-    /// local repository, and shows log, info, verify and diff on them.
+    /// local repository, and shows log, info, verify and diff on them; then synthesizes and
+    /// ingests CANDLE-UNO, STEMDL (CBED) and CloudMask (SLSTR) sources and scores the
+    /// baseline models on the demo versions.
     Demo {
         /// Working directory for the raw files and the repository.
         #[arg(long, default_value = "sciml-demo")]
@@ -42,6 +44,10 @@ pub enum Command {
         /// Number of events in the first synthetic catalogue.
         #[arg(long, default_value_t = 60_000)]
         events: usize,
+        /// Leave out a step (repeatable): candle, cbed (STEMDL), slstr (CloudMask, the
+        /// slowest: two full-size scenes) or score (the baseline scores).
+        #[arg(long, value_name = "STEP", value_parser = ["candle", "cbed", "slstr", "score"])]
+        skip: Vec<String>,
     },
     /// Download raw source files.
     #[command(subcommand)]
@@ -257,6 +263,11 @@ pub enum IngestSource {
     ///
     /// Example: sciml-data ingest cbed --input /data/cbed/batch_{train,dev,test}_*.h5 --repo ./repo --version 1.0.0
     Cbed(IngestCbed),
+    /// Sentinel-3 SLSTR Level-1 products (SAFE folders or the preprocessed .hdf files) to the
+    /// CloudMask dataset `cloudmask`.
+    ///
+    /// Example: sciml-data ingest slstr --input /data/S3A_SL_1_RBT____*.SEN3 --repo ./repo --version 1.0.0
+    Slstr(IngestSlstr),
 }
 
 #[derive(Debug, Args)]
@@ -377,6 +388,32 @@ pub enum SynthSource {
         #[arg(long, default_value_t = 1)]
         test_files: usize,
     },
+    /// Synthetic SLSTR Level-1 RBT products in the real SAFE layout (netCDF-4, full size by
+    /// default), optionally with their preprocessed .hdf form.
+    Slstr {
+        /// Output directory (one <name>.SEN3 folder per scene; .hdf files under hdf/day, hdf/night).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        scenes: usize,
+        #[arg(long, default_value_t = 2019)]
+        seed: u64,
+        /// The 1 km grid ROWSxCOLUMNS (the 500 m grid is twice that).
+        #[arg(long, default_value = "1200x1500", value_parser = parse_grid)]
+        grid: (u64, u64),
+        /// A small grid (120x150) for quick tests; overrides --grid.
+        #[arg(long)]
+        small: bool,
+        /// Name the first N scenes after products of the reference's test list.
+        #[arg(long, default_value_t = 0)]
+        test_names: usize,
+        /// Also write the preprocessed .hdf form of every scene.
+        #[arg(long)]
+        hdf: bool,
+        /// Deflate level of the netCDF variables (0 = none).
+        #[arg(long, default_value_t = 1)]
+        deflate: u8,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -393,6 +430,40 @@ pub struct FetchCandle {
     /// Files downloaded at the same time.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestSlstr {
+    /// SAFE product folders (*.SEN3), preprocessed *.hdf files, or directories searched for
+    /// either (one form per version).
+    #[arg(long, short, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonIngest,
+    /// Dataset name.
+    #[arg(long, default_value = crate::sources::slstr::ingest::DATASET)]
+    pub dataset: String,
+    /// The 1 km grid ROWSxCOLUMNS every product must have (the 500 m grid is twice that).
+    #[arg(long, default_value = "1200x1500", value_parser = parse_grid)]
+    pub grid: (u64, u64),
+    /// Seed of the train/validation split (the reference's random_state).
+    #[arg(long, default_value_t = 42)]
+    pub split_seed: u32,
+}
+
+/// Parses `ROWSxCOLUMNS`.
+pub fn parse_grid(s: &str) -> std::result::Result<(u64, u64), String> {
+    let (r, c) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected ROWSxCOLUMNS, e.g. 1200x1500"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{s:?}: {v:?} is not a positive number"))
+    };
+    Ok((p(r)?, p(c)?))
 }
 
 #[derive(Debug, Args)]
@@ -428,11 +499,12 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let progress = !cli.no_progress && std::io::stderr().is_terminal();
     match cli.command {
-        Command::Demo { dir, events } => {
+        Command::Demo { dir, events, skip } => {
             demo::run(&demo::DemoOptions {
                 dir,
                 events,
                 progress,
+                skip,
             })
             .await?;
         }
@@ -610,6 +682,61 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     stats.drugs
                 );
             }
+        }
+        Command::Ingest(IngestSource::Slstr(a)) => {
+            use crate::sources::slstr::{ingest, split};
+            let common = IngestCommon {
+                repo: a.common.repo,
+                dataset: a.dataset,
+                version: parse_version(&a.common.version)?,
+                message: a.common.message,
+                progress,
+            };
+            let opts = ingest::SlstrOptions {
+                inputs: a.input,
+                grid: a.grid,
+                split: split::SplitOptions {
+                    seed: a.split_seed,
+                    ..Default::default()
+                },
+            };
+            let result = ingest::ingest(&common, &opts).await?;
+            print!("{}", report::ingest(&result));
+        }
+        Command::Synth(SynthSource::Slstr {
+            out,
+            scenes,
+            seed,
+            grid,
+            small,
+            test_names,
+            hdf,
+            deflate,
+        }) => {
+            use crate::sources::slstr::synth;
+            let grid = if small { (120, 150) } else { grid };
+            let stats = synth::synthesize(
+                &synth::SynthOptions {
+                    scenes,
+                    seed,
+                    grid: (grid.0 as usize, grid.1 as usize),
+                    test_names,
+                    hdf,
+                    deflate,
+                },
+                &out,
+            )?;
+            println!(
+                "wrote {} SAFE products{} to {} ({})",
+                stats.products.len(),
+                if hdf {
+                    format!(" and {} .hdf files", stats.hdf_files.len())
+                } else {
+                    String::new()
+                },
+                out.display(),
+                report::bytes(stats.bytes)
+            );
         }
         Command::Log { dataset, json } => {
             let addr = Address::parse(&dataset)?;

@@ -21,6 +21,8 @@ pub struct DemoOptions {
     /// Events in the first catalogue.
     pub events: usize,
     pub progress: bool,
+    /// Steps to leave out: `candle`, `cbed`, `slstr`, `score`.
+    pub skip: Vec<String>,
 }
 
 fn synth_file(path: &Path, opts: &SynthOptions) -> Result<()> {
@@ -149,9 +151,19 @@ pub async fn run(opts: &DemoOptions) -> Result<()> {
         opts.dir.display()
     );
     println!("   sciml-data fetch usgs --out raw/    # the real catalogue (needs internet)");
-    candle_step(opts, &repo).await?;
-    cbed_step(opts, &repo).await?;
-    score_step(opts, &repo).await?;
+    let skip = |s: &str| opts.skip.iter().any(|k| k == s);
+    if !skip("candle") {
+        candle_step(opts, &repo).await?;
+    }
+    if !skip("cbed") {
+        cbed_step(opts, &repo).await?;
+    }
+    if !skip("slstr") {
+        cloudmask_step(opts, &repo).await?;
+    }
+    if !skip("score") {
+        score_step(opts, &repo, &skip).await?;
+    }
     Ok(())
 }
 
@@ -202,19 +214,21 @@ async fn cbed_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
 
 /// The scoring step: the shipped baseline models score the demo versions (`verify --score`).
 /// Without ONNX Runtime on this machine the step says how to get it and is skipped.
-async fn score_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+async fn score_step(opts: &DemoOptions, repo: &Path, skip: &dyn Fn(&str) -> bool) -> Result<()> {
     use crate::scoring::{self, Ep, ScoreOptions};
     println!("\nBaseline scores (ONNX Runtime through ort):");
     if let Err(e) = scoring::runtime::find_library() {
         println!("   skipped: {e:#}");
         return Ok(());
     }
-    for (i, v) in ["tevolop@1.1.0", "candle-uno@1.0.0", "stemdl@1.0.0"]
-        .iter()
-        .enumerate()
-    {
+    let versions = [
+        ("usgs", "tevolop@1.1.0"),
+        ("candle", "candle-uno@1.0.0"),
+        ("cbed", "stemdl@1.0.0"),
+    ];
+    for (i, (_, v)) in versions.iter().filter(|(s, _)| !skip(s)).enumerate() {
         let addr = crate::address::Address::parse(&format!("{}/{v}", repo.display()))?;
-        println!("{}. sciml-data verify {addr} --score", 12 + i);
+        println!("{}. sciml-data verify {addr} --score", 15 + i);
         let (_, rec) = scoring::score_address(
             &addr,
             &ScoreOptions {
@@ -286,6 +300,81 @@ async fn candle_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     anyhow::ensure!(v.ok(), "verification of candle-uno failed");
     println!(
         "   python3 -c \"import pyarrow.dataset as ds; print(ds.dataset('{}/data/responses', partitioning='hive').to_table().num_rows)\"",
+        result.bag_dir.display()
+    );
+    Ok(())
+}
+
+/// The CloudMask step: synthesize two full-size SLSTR SAFE products (kept if already
+/// there), ingest them as cloudmask@1.0.0 and verify it.
+async fn cloudmask_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
+    use crate::sources::slstr::{ingest as slstr_ingest, synth as slstr_synth};
+    let raw = opts.dir.join("raw-slstr");
+    let synth_opts = slstr_synth::SynthOptions {
+        scenes: 2,
+        ..Default::default()
+    };
+    println!("\nCloudMask (Sentinel-3 SLSTR cloud segmentation):");
+    println!(
+        "12. sciml-data synth slstr --out {} --scenes {}",
+        raw.display(),
+        synth_opts.scenes
+    );
+    let existing: Vec<PathBuf> = std::fs::read_dir(&raw)
+        .map(|it| {
+            it.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "SEN3"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if existing.len() == synth_opts.scenes {
+        println!("   {} products already there", existing.len());
+    } else {
+        let _ = std::fs::remove_dir_all(&raw);
+        let stats = slstr_synth::synthesize(&synth_opts, &raw)?;
+        println!(
+            "   {} SAFE products (2400 x 3000 radiances, 1200 x 1500 thermal and flags), {}",
+            stats.products.len(),
+            report::bytes(stats.bytes)
+        );
+    }
+    println!(
+        "13. sciml-data ingest slstr --input {}/*.SEN3 --repo {} --version 1.0.0",
+        raw.display(),
+        repo.display()
+    );
+    let result = slstr_ingest::ingest(
+        &IngestCommon {
+            repo: repo.display().to_string(),
+            dataset: slstr_ingest::DATASET.into(),
+            version: semver::Version::parse("1.0.0")?,
+            message: "synthetic Sentinel-3 SLSTR products".into(),
+            progress: opts.progress,
+        },
+        &slstr_ingest::SlstrOptions {
+            inputs: vec![raw.clone()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    print!("{}", indent(&report::ingest(&result)));
+    println!("14. sciml-data verify {}", result.address);
+    let v = verify_address(
+        &result.address,
+        VerifyOptions {
+            fast: false,
+            progress: opts.progress,
+        },
+    )
+    .await?;
+    print!(
+        "{}",
+        indent(&report::verify(&result.address.to_string(), &v))
+    );
+    anyhow::ensure!(v.ok(), "verification of cloudmask failed");
+    println!(
+        "   python3 -c \"import xarray as xr; print(xr.open_zarr('{}/data/cloudmask.zarr').S1_radiance_an)\"",
         result.bag_dir.display()
     );
     Ok(())

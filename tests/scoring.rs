@@ -25,7 +25,15 @@ fn demo_repo() -> &'static Path {
             .expect("tempdir")
             .keep();
         let out = Command::new(bin())
-            .args(["demo", "--no-progress", "--dir"])
+            .args([
+                "demo",
+                "--no-progress",
+                "--skip",
+                "slstr",
+                "--skip",
+                "score",
+                "--dir",
+            ])
             .arg(&dir)
             .output()
             .expect("run demo");

@@ -2,4 +2,5 @@
 
 pub mod candle;
 pub mod cbed;
+pub mod slstr;
 pub mod usgs;

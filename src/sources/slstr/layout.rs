@@ -1,0 +1,305 @@
+//! The Zarr layout of a CloudMask version and the packing-consistency check.
+//!
+//! One array per variable (channel, flag, geolocation) across scenes: shape
+//! `[scene, rows, columns]`, one shard per scene (so one scene of one channel is one
+//! object, the unit of partial download), inner chunks of a quarter of the swath per axis,
+//! zstd at a pinned level with checksummed frames. The packed integers are stored as the
+//! product stores them and the variable's CF attributes are copied onto the array, so an
+//! array's attributes decode every value it holds only if every product of the version
+//! packs that variable the same way: [`check_same`] refuses a version where they differ.
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
+use zarrs::array::codec::ZstdCodec;
+use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
+use zarrs::array::{Array, ArrayBuilder, ArrayBytes, CodecSpecificOptions, DataType, data_type};
+
+use crate::staging::StagingZarrStore;
+
+/// The pinned zstd level of every array.
+pub const ZSTD_LEVEL: i32 = 3;
+/// Inner chunks per shard along each spatial axis.
+pub const INNER_SPLIT: u64 = 4;
+
+/// The attributes that decide how stored values decode (CF packing, fill and flags).
+pub const PACKING_ATTRIBUTES: [&str; 9] = [
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "valid_min",
+    "valid_max",
+    "units",
+    "flag_masks",
+    "flag_meanings",
+];
+
+/// A stored element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F32,
+    F64,
+}
+
+impl Dtype {
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::U8 | Dtype::I8 => 1,
+            Dtype::U16 | Dtype::I16 => 2,
+            Dtype::U32 | Dtype::I32 | Dtype::F32 => 4,
+            Dtype::U64 | Dtype::I64 | Dtype::F64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::U8 => "uint8",
+            Dtype::I8 => "int8",
+            Dtype::U16 => "uint16",
+            Dtype::I16 => "int16",
+            Dtype::U32 => "uint32",
+            Dtype::I32 => "int32",
+            Dtype::U64 => "uint64",
+            Dtype::I64 => "int64",
+            Dtype::F32 => "float32",
+            Dtype::F64 => "float64",
+        }
+    }
+
+    fn zarr(self) -> DataType {
+        match self {
+            Dtype::U8 => data_type::uint8(),
+            Dtype::I8 => data_type::int8(),
+            Dtype::U16 => data_type::uint16(),
+            Dtype::I16 => data_type::int16(),
+            Dtype::U32 => data_type::uint32(),
+            Dtype::I32 => data_type::int32(),
+            Dtype::U64 => data_type::uint64(),
+            Dtype::I64 => data_type::int64(),
+            Dtype::F32 => data_type::float32(),
+            Dtype::F64 => data_type::float64(),
+        }
+    }
+}
+
+/// One variable of one scene, read from its file.
+#[derive(Debug, Clone)]
+pub struct Var {
+    /// Array name in the Zarr group.
+    pub name: String,
+    /// Dimension names (without the scene dimension).
+    pub dims: Vec<String>,
+    pub shape: Vec<u64>,
+    pub dtype: Dtype,
+    /// Attributes as JSON (numbers, strings, arrays), in file order.
+    pub attrs: Map<String, Value>,
+    /// The netCDF/HDF5 type of each numeric attribute (`float32`, `int16`, ...).
+    pub attr_types: Map<String, Value>,
+    /// The values, native (little-endian) byte order, row-major.
+    pub bytes: Vec<u8>,
+}
+
+impl Var {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product::<u64>() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The packing attributes of `attrs` (see [`PACKING_ATTRIBUTES`]).
+pub fn packing(attrs: &Map<String, Value>) -> Map<String, Value> {
+    PACKING_ATTRIBUTES
+        .iter()
+        .filter_map(|k| attrs.get(*k).map(|v| ((*k).to_string(), v.clone())))
+        .collect()
+}
+
+/// What every product of a version must share for one array.
+#[derive(Debug, Clone)]
+pub struct ArrayPlan {
+    pub name: String,
+    pub dims: Vec<String>,
+    pub shape: Vec<u64>,
+    pub dtype: Dtype,
+    pub attrs: Map<String, Value>,
+    pub attr_types: Map<String, Value>,
+    /// The product the plan was taken from (named in errors).
+    pub first_product: String,
+}
+
+impl ArrayPlan {
+    pub fn of(var: &Var, product: &str) -> ArrayPlan {
+        ArrayPlan {
+            name: var.name.clone(),
+            dims: var.dims.clone(),
+            shape: var.shape.clone(),
+            dtype: var.dtype,
+            attrs: var.attrs.clone(),
+            attr_types: var.attr_types.clone(),
+            first_product: product.to_string(),
+        }
+    }
+}
+
+/// Refuses `var` of `product` unless it has the plan's type, shape and packing.
+pub fn check_same(plan: &ArrayPlan, var: &Var, product: &str) -> Result<()> {
+    let first = &plan.first_product;
+    let name = &var.name;
+    if var.dtype != plan.dtype {
+        bail!(
+            "product {product}, variable {name}: stored as {} but as {} in product {first}; one array per variable needs one type in all products of a version",
+            var.dtype.name(),
+            plan.dtype.name()
+        );
+    }
+    if var.shape != plan.shape {
+        bail!(
+            "product {product}, variable {name}: shape {:?} differs from {:?} in product {first}",
+            var.shape,
+            plan.shape
+        );
+    }
+    let (a, b) = (packing(&plan.attrs), packing(&var.attrs));
+    for k in PACKING_ATTRIBUTES {
+        if a.get(k) != b.get(k) {
+            bail!(
+                "product {product}, variable {name}: packing attribute {k} = {} differs from {} in product {first}; the array's CF attributes could not decode both, so ingest such products into separate versions",
+                b.get(k).map_or("(absent)".to_string(), |v| v.to_string()),
+                a.get(k).map_or("(absent)".to_string(), |v| v.to_string()),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fill_builder(plan: &ArrayPlan, shape: Vec<u64>, chunk: Vec<u64>) -> Result<ArrayBuilder> {
+    let fv = plan.attrs.get("_FillValue");
+    let as_i = || fv.and_then(Value::as_i64).unwrap_or(0);
+    let as_u = || fv.and_then(Value::as_u64).unwrap_or(0);
+    let as_f = || fv.and_then(Value::as_f64).unwrap_or(0.0);
+    let dt = plan.dtype.zarr();
+    let b = match plan.dtype {
+        Dtype::U8 => ArrayBuilder::new(shape, chunk, dt, as_u() as u8),
+        Dtype::I8 => ArrayBuilder::new(shape, chunk, dt, as_i() as i8),
+        Dtype::U16 => ArrayBuilder::new(shape, chunk, dt, as_u() as u16),
+        Dtype::I16 => ArrayBuilder::new(shape, chunk, dt, as_i() as i16),
+        Dtype::U32 => ArrayBuilder::new(shape, chunk, dt, as_u() as u32),
+        Dtype::I32 => ArrayBuilder::new(shape, chunk, dt, as_i() as i32),
+        Dtype::U64 => ArrayBuilder::new(shape, chunk, dt, as_u()),
+        Dtype::I64 => ArrayBuilder::new(shape, chunk, dt, as_i()),
+        Dtype::F32 => ArrayBuilder::new(shape, chunk, dt, as_f() as f32),
+        Dtype::F64 => ArrayBuilder::new(shape, chunk, dt, as_f()),
+    };
+    Ok(b)
+}
+
+/// Inner chunk shape of a shard of `shape`: a quarter of each spatial axis (or a third, a
+/// half, the whole, whichever first divides it evenly, as sharding requires); 1-D and
+/// small arrays whole.
+pub fn inner_chunk(shape: &[u64]) -> Vec<u64> {
+    shape
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if shape.len() >= 2 && i < 2 && *n >= 64 {
+                (1..=INNER_SPLIT)
+                    .rev()
+                    .find(|k| n % k == 0)
+                    .map_or(*n, |k| n / k)
+            } else {
+                (*n).max(1)
+            }
+        })
+        .collect()
+}
+
+/// Creates the array `/<name>` of `scenes` scenes (metadata written by [`finish`]).
+pub fn create(
+    store: &Arc<StagingZarrStore>,
+    plan: &ArrayPlan,
+    scenes: u64,
+    extra: Map<String, Value>,
+) -> Result<Array<StagingZarrStore>> {
+    let mut shape = vec![scenes];
+    shape.extend(&plan.shape);
+    let mut shard = vec![1];
+    shard.extend(&plan.shape);
+    let mut inner = vec![1];
+    inner.extend(inner_chunk(&plan.shape));
+    let mut dims: Vec<String> = vec!["scene".into()];
+    dims.extend(plan.dims.iter().cloned());
+    let mut attrs = plan.attrs.clone();
+    attrs.insert(
+        "attribute_types".into(),
+        Value::Object(plan.attr_types.clone()),
+    );
+    attrs.extend(extra);
+    let mut b = fill_builder(plan, shape, shard)?;
+    // Inner chunks are encoded in parallel; C order keeps their place in the shard (and so
+    // the shard's bytes) independent of which thread finishes first.
+    b.subchunk_shape(inner)
+        .codec_specific_options(CodecSpecificOptions::default().with_option(
+            ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C),
+        ))
+        .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(ZSTD_LEVEL, true))])
+        .dimension_names(Some(dims))
+        .attributes(attrs);
+    Ok(b.build(store.clone(), &format!("/{}", plan.name))?)
+}
+
+/// Writes scene `scene` of `var` as one shard.
+pub async fn store_scene(
+    array: &Array<StagingZarrStore>,
+    scene: u64,
+    var: Var,
+    product: &str,
+) -> Result<()> {
+    let mut idx = vec![scene];
+    idx.extend(std::iter::repeat_n(0, var.shape.len()));
+    let name = var.name.clone();
+    anyhow::ensure!(
+        var.bytes.len() == var.len() * var.dtype.size(),
+        "product {product}, variable {name}: read {} bytes, expected {}",
+        var.bytes.len(),
+        var.len() * var.dtype.size()
+    );
+    array
+        .async_store_chunk(&idx, ArrayBytes::new_flen(var.bytes))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("product {product}, variable {name}: cannot write the shard: {e}")
+        })?;
+    Ok(())
+}
+
+/// The JSON summary of an array for provenance.
+pub fn describe(plan: &ArrayPlan, scenes: u64) -> Value {
+    let mut shape = vec![scenes];
+    shape.extend(&plan.shape);
+    let mut inner = vec![1];
+    inner.extend(inner_chunk(&plan.shape));
+    let mut shard = vec![1];
+    shard.extend(&plan.shape);
+    json!({
+        "array": plan.name,
+        "dtype": plan.dtype.name(),
+        "shape": shape,
+        "shard": shard,
+        "inner_chunk": inner,
+        "packing": packing(&plan.attrs),
+    })
+}
