@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# verify --score on an NVIDIA GPU (the device machine): the full-size UNO network (16.2 M
-# parameters, 942 + 5,270 inputs) on a synthetic CANDLE-UNO version with the benchmark's
-# feature widths, through sciml-data (ort, CUDA provider), against onnxruntime's Python API
-# with the CUDA provider and PyTorch eager on the same model and batch, in the same run.
+# verify --score on an NVIDIA GPU (the device machine), in the same run against onnxruntime's
+# Python API with the CUDA provider and PyTorch eager on the same model and batch:
+# - the full-size UNO network (16.2 M parameters, 942 + 5,270 inputs) on a synthetic
+#   CANDLE-UNO version with the benchmark's feature widths (batch $BATCH);
+# - the full-size ORNL ResNet-50 (23.98 M parameters, 1 x 128 x 128 input, 231 outputs) on a
+#   synthetic STEMDL version, three orientations per sample (batch $RESNET_BATCH samples).
 #
 #   ORTGPU=/tmp/ortgpu/onnxruntime SCIML_DATA_BIN=/tmp/sciml-data bash benches/score_gpu_bench.sh
 #
@@ -15,6 +17,7 @@ set -euo pipefail
 BIN="${SCIML_DATA_BIN:?set SCIML_DATA_BIN}"
 ORTGPU="${ORTGPU:?set ORTGPU to the onnxruntime package folder}"
 BATCH="${BATCH:-512}"
+RESNET_BATCH="${RESNET_BATCH:-64}"
 WORK="${WORK:-/tmp/score-gpu}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NV="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia"
@@ -90,4 +93,53 @@ print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second']
 print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms")
+PY
+
+echo
+echo "== STEMDL: synthetic CBED batches, full-size ResNet-50"
+"$BIN" synth cbed --out "$WORK/raw-cbed" --samples 64 --train-files 2 --dev-files 1 --test-files 1 --no-progress
+"$BIN" ingest cbed --input "$WORK/raw-cbed" --repo "$WORK/repo" --version 1.0.0 --shard-samples 64 --no-progress >/dev/null
+python3 "$REPO_ROOT/scripts/models/baselines.py" export-full stemdl --out "$WORK/resnet50-full.onnx"
+rscore() { # EP
+	"$BIN" verify "$WORK/repo/stemdl@1.0.0" --score --model "$WORK/resnet50-full.onnx" --split all \
+		--ep "$1" --batch "$RESNET_BATCH" --json "$WORK/r-$1.json" --no-progress || [ $? -eq 3 ]
+}
+rscore cuda >/dev/null
+rscore cuda
+PYTHONPATH="$(dirname "$ORTGPU"):$REPO_ROOT/scripts/models:${PYTHONPATH:-}" python3 - "$WORK" "$RESNET_BATCH" <<'PY'
+import json, sys, time
+import numpy as np
+import torch
+work, batch = sys.argv[1], int(sys.argv[2])
+rec = json.load(open(f"{work}/r-cuda.json"))
+assert rec["execution_provider"]["provider"] == "cuda"
+n = rec["samples"]
+import onnxruntime as ort
+x = np.random.default_rng(0).uniform(0, 255, (n * 3, 1, 128, 128)).astype(np.float32)
+sess = ort.InferenceSession(f"{work}/resnet50-full.onnx", providers=["CUDAExecutionProvider"])
+b3 = batch * 3
+def ort_pass():
+    for i in range(0, n * 3, b3):
+        sess.run(None, {"x": x[i:i + b3]})
+ort_pass()
+t = time.perf_counter(); ort_pass(); ort_s = time.perf_counter() - t
+import baselines
+torch.manual_seed(2018)
+model = baselines.resnet50(1, 231, width=64).cuda().eval()
+def torch_pass():
+    with torch.inference_mode():
+        for i in range(0, n * 3, b3):
+            model(torch.from_numpy(x[i:i + b3]).cuda()).cpu()
+torch_pass(); torch.cuda.synchronize()
+t = time.perf_counter(); torch_pass(); torch.cuda.synchronize(); torch_s = time.perf_counter() - t
+ours = rec["timings"]
+print(f"\n{n} samples (x 3 orientations), batch {batch} samples, full-size ResNet-50 ({sum(p.numel() for p in model.parameters()):,} parameters)")
+for name, v in [("sciml-data verify --score, end to end (read Zarr, run)", ours["samples_per_second"]),
+                ("sciml-data, model only", ours["model_samples_per_second"]),
+                ("onnxruntime-python CUDA", n / ort_s), ("PyTorch eager CUDA", n / torch_s)]:
+    print(f"  {v:10.1f} samples/s  {name}")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
+print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms, first {ours['first_batch_ms']:.1f} ms")
 PY
