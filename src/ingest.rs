@@ -66,6 +66,37 @@ impl Session {
     }
 
     /// Finishes the bag, writes the record and makes the version visible.
+    /// The common end of a source's ingest: writes `metadata/provenance.json`, adds the
+    /// bag-info fields every source records (`Source`, `Source-Organization`, and the message
+    /// on one line as `Internal-Sender-Description`), then [`Session::commit`]s.
+    pub async fn finish(
+        self,
+        source: &str,
+        organization: &str,
+        provenance: &Value,
+        inputs: Vec<InputFile>,
+        options: Value,
+    ) -> Result<IngestResult> {
+        self.staging
+            .put(
+                "metadata/provenance.json",
+                bytes::Bytes::from(serde_json::to_vec_pretty(provenance)?),
+            )
+            .await?;
+        let mut info = BagInfo::default();
+        info.push("Source", source);
+        info.push("Source-Organization", organization);
+        info.push(
+            "Internal-Sender-Description",
+            self.common
+                .message
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        self.commit(source, inputs, options, info).await
+    }
+
     pub async fn commit(
         self,
         source: &str,

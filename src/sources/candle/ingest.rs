@@ -25,7 +25,6 @@ use super::responses::{LongTableWriter, PartFile, infer_types, writer_properties
 use super::split::{self, SplitOptions};
 use super::tables::{self, ColType, Kind};
 use super::tsv::TsvReader;
-use crate::bag::BagInfo;
 use crate::hashing::HashingReader;
 use crate::ingest::{IngestCommon, IngestResult, Session, input_name};
 use crate::progress;
@@ -360,20 +359,14 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         "reference": "ECP-CANDLE/Benchmarks@f6a3da8818308c9edcd9fedbcf831dd5968efcdd Pilot1/Uno (uno_data.py), levinas/curve@6f0df5603e03ec63f4401bc83dc6a7dac1455369 curve.py (see docs/sources/candle.md)",
     });
     session
-        .staging
-        .put(
-            "metadata/provenance.json",
-            Bytes::from(serde_json::to_vec_pretty(&provenance)?),
+        .finish(
+            "candle",
+            "Argonne National Laboratory (CANDLE Pilot1 benchmark data)",
+            &provenance,
+            recorded,
+            options,
         )
-        .await?;
-    let mut info = BagInfo::default();
-    info.push("Source", "candle");
-    info.push(
-        "Source-Organization",
-        "Argonne National Laboratory (CANDLE Pilot1 benchmark data)",
-    );
-    info.push("Internal-Sender-Description", one_line(&common.message));
-    session.commit("candle", recorded, options, info).await
+        .await
 }
 
 fn read_responses(
@@ -681,6 +674,3 @@ pub fn plain_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}

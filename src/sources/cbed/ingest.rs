@@ -36,7 +36,6 @@ use super::h5::{BatchFile, STACK_LEN, STACK_SHAPE, SampleMeta, VECTOR_ATTRS};
 use super::npz::{self, DATA_LEN};
 use super::preprocess::{self, OUT_SIDE};
 use super::split::{self, SPLITS, crystal_system, natural_cmp};
-use crate::bag::BagInfo;
 use crate::ingest::{IngestCommon, IngestResult, Session, input_name};
 use crate::progress;
 use crate::record::InputFile;
@@ -493,27 +492,14 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
         "reference": "shared/reference/sources.md section 2; mlcommons/science@a11f72794810f9329d28aa5c35e3fc6f58e0a001 benchmarks/stemdl/ornl/preprocess/hdf5_helper.py",
     });
     session
-        .staging
-        .put(
-            "metadata/provenance.json",
-            Bytes::from(serde_json::to_vec_pretty(&provenance)?),
+        .finish(
+            "cbed",
+            "Oak Ridge National Laboratory (ORNL CBED dataset, doi:10.13139/OLCF/1510313)",
+            &provenance,
+            recorded,
+            options,
         )
-        .await?;
-    let mut info = BagInfo::default();
-    info.push("Source", "cbed");
-    info.push(
-        "Source-Organization",
-        "Oak Ridge National Laboratory (ORNL CBED dataset, doi:10.13139/OLCF/1510313)",
-    );
-    info.push(
-        "Internal-Sender-Description",
-        common
-            .message
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    session.commit("cbed", recorded, options, info).await
+        .await
 }
 
 fn as_map(v: Value) -> Map<String, Value> {

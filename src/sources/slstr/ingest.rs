@@ -26,7 +26,6 @@ use super::layout::{self, ArrayPlan, Dtype, Var};
 use super::product::SafeProduct;
 use super::safe::{self, Grid, SafeName};
 use super::split::{self, SplitOptions};
-use crate::bag::BagInfo;
 use crate::ingest::{IngestCommon, IngestResult, Session};
 use crate::progress;
 use crate::record::InputFile;
@@ -483,27 +482,14 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         "reference": "mlcommons/science benchmarks/cloudmask (data_loader.py, slstr_cloud.py), stfc-sciml/sciml-benchmarks-prerelease@c7c872ac90e513a5ab9ca5abb92273783f6076bf scripts/convert_netcdf.py (see docs/sources/slstr.md)",
     });
     session
-        .staging
-        .put(
-            "metadata/provenance.json",
-            Bytes::from(serde_json::to_vec_pretty(&provenance)?),
+        .finish(
+            "slstr",
+            "ESA/EUMETSAT Copernicus Sentinel-3 SLSTR; CloudMask benchmark by STFC Rutherford Appleton Laboratory",
+            &provenance,
+            recorded,
+            options,
         )
-        .await?;
-    let mut info = BagInfo::default();
-    info.push("Source", "slstr");
-    info.push(
-        "Source-Organization",
-        "ESA/EUMETSAT Copernicus Sentinel-3 SLSTR; CloudMask benchmark by STFC Rutherford Appleton Laboratory",
-    );
-    info.push(
-        "Internal-Sender-Description",
-        common
-            .message
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    session.commit("slstr", recorded, options, info).await
+        .await
 }
 
 fn scenes_table(
