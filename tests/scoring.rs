@@ -82,6 +82,33 @@ fn score_json(v: &str, extra: &[&str]) -> (Output, Value) {
     (o, v)
 }
 
+/// Every batch of a Parquet file.
+fn parquet(path: &Path) -> Vec<arrow::record_batch::RecordBatch> {
+    let f = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+/// A primitive column of a Parquet file, all batches.
+fn column<T: arrow::datatypes::ArrowPrimitiveType>(path: &Path, name: &str) -> Vec<T::Native> {
+    parquet(path)
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+                .as_any()
+                .downcast_ref::<arrow::array::PrimitiveArray<T>>()
+                .unwrap()
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
+
 fn metric(rec: &Value, name: &str) -> f64 {
     rec["metrics"]
         .as_array()
@@ -152,29 +179,18 @@ fn candle_demo_scores_with_predictions() {
     check_record(&rec, "candle-uno", "1.0.0");
     let mse = metric(&rec, "mse");
     // Recompute MSE from the predictions file.
-    let f = std::fs::File::open(&pred).unwrap();
-    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap();
-    let (mut se, mut n) = (0.0, 0usize);
-    for b in r {
-        let b = b.unwrap();
-        let col = |name: &str| {
-            b.column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow::array::Float64Array>()
-                .unwrap()
-                .clone()
-        };
-        let (o, p) = (col("observed"), col("predicted"));
-        for i in 0..b.num_rows() {
-            se += (o.value(i) - p.value(i)).powi(2);
-            n += 1;
-        }
-        assert!(b.column_by_name("CELL").is_some() && b.column_by_name("DRUG").is_some());
-    }
+    use arrow::datatypes::Float64Type;
+    let (o, p) = (
+        column::<Float64Type>(&pred, "observed"),
+        column::<Float64Type>(&pred, "predicted"),
+    );
+    let n = o.len();
+    let se: f64 = o.iter().zip(&p).map(|(a, b)| (a - b).powi(2)).sum();
+    assert!(
+        parquet(&pred)
+            .iter()
+            .all(|b| b.column_by_name("CELL").is_some() && b.column_by_name("DRUG").is_some())
+    );
     assert_eq!(n as u64, rec["samples"].as_u64().unwrap());
     assert!((se / n as f64 - mse).abs() < 1e-12);
     // Another split scores other samples.
@@ -370,26 +386,11 @@ fn stemdl_demo_scores_with_macro_f1_of_its_predictions() {
     check_record(&rec, "stemdl", "1.0.0");
     assert_eq!(rec["split"], "dev");
     assert_eq!(rec["target"]["metric"], "macro_f1");
-    let f = std::fs::File::open(&pred).unwrap();
-    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap();
-    let (mut y, mut p) = (Vec::new(), Vec::new());
-    for b in r {
-        let b = b.unwrap();
-        let col = |name: &str| {
-            b.column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap()
-                .values()
-                .to_vec()
-        };
-        y.extend(col("observed"));
-        p.extend(col("predicted"));
-    }
+    use arrow::datatypes::Int64Type;
+    let (y, p) = (
+        column::<Int64Type>(&pred, "observed"),
+        column::<Int64Type>(&pred, "predicted"),
+    );
     assert_eq!(y.len() as u64, rec["samples"].as_u64().unwrap());
     assert!(
         y.iter().all(|g| (1..=230).contains(g)),

@@ -673,4 +673,3 @@ pub fn plain_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
     w.close()?;
     Ok(buf)
 }
-
