@@ -15,75 +15,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{Array as _, AsArray};
-use arrow::datatypes::{DataType, Float64Type};
 use object_store::local::LocalFileSystem;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use zarrs::array::Array;
 
+use super::columns::{self, Kind};
 use super::metrics;
 use super::predictions::{Column, Table};
 use super::{MetricValue, Outcome, Runner};
 
 pub const CELL_INPUT: &str = "cell.rnaseq";
 pub const DRUG_INPUT: &str = "drug1.descriptors";
-
-/// A string or float column of a Parquet file, read whole.
-enum Col {
-    S(Vec<Option<String>>),
-    F(Vec<Option<f64>>),
-}
-
-fn read_columns(path: &Path, cols: &[(&str, bool)]) -> Result<Vec<Col>> {
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .with_context(|| format!("{} is not a Parquet file", path.display()))?
-        .build()?;
-    let mut out: Vec<Col> = cols
-        .iter()
-        .map(|(_, s)| {
-            if *s {
-                Col::S(Vec::new())
-            } else {
-                Col::F(Vec::new())
-            }
-        })
-        .collect();
-    for b in reader {
-        let b = b?;
-        for ((name, _), o) in cols.iter().zip(out.iter_mut()) {
-            let c = b
-                .column_by_name(name)
-                .with_context(|| format!("{}: no column {name}", path.display()))?;
-            match o {
-                Col::S(v) => {
-                    let c = arrow::compute::cast(c, &DataType::Utf8)?;
-                    let c = c.as_string::<i32>();
-                    v.extend((0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i).to_string())));
-                }
-                Col::F(v) => {
-                    let c = arrow::compute::cast(c, &DataType::Float64)?;
-                    let c = c.as_primitive::<Float64Type>();
-                    v.extend((0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i))));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn strings(c: Col) -> Vec<Option<String>> {
-    match c {
-        Col::S(v) => v,
-        Col::F(_) => unreachable!("asked for a string column"),
-    }
-}
-fn floats(c: Col) -> Vec<Option<f64>> {
-    match c {
-        Col::F(v) => v,
-        Col::S(_) => unreachable!("asked for a float column"),
-    }
-}
 
 /// `part-<n>.parquet` files of every `SOURCE=<s>` partition, in (source, n) order.
 fn response_files(bag: &Path) -> Result<Vec<(String, PathBuf)>> {
@@ -145,11 +87,11 @@ fn feature_rows(bag: &Path, stem: &str) -> Result<Features> {
         .map(|f| f.name().clone())
         .find(|n| n == "Sample" || n == "NAME" || n == "Drug")
         .with_context(|| format!("{}: no Sample/NAME/Drug column", p.display()))?;
-    let cols = read_columns(&p, &[("row", false), (&label, true)])?;
+    let cols = columns::read(&p, &[("row", Kind::I64), (&label, Kind::Str)])?;
     let mut it = cols.into_iter();
     let (row, name) = (
-        floats(it.next().expect("2")),
-        strings(it.next().expect("2")),
+        it.next().expect("2").i64s(),
+        it.next().expect("2").strings(),
     );
     let mut rows = HashMap::new();
     for (r, n) in row.into_iter().zip(name) {
@@ -158,8 +100,11 @@ fn feature_rows(bag: &Path, stem: &str) -> Result<Features> {
         }
     }
     let cp = bag.join(format!("data/features/{stem}/columns.parquet"));
-    let ncols = read_columns(&cp, &[("column", false)])
-        .map(|c| floats(c.into_iter().next().expect("1")).len() as u64)?;
+    let ncols = columns::read(&cp, &[("column", Kind::I64)])?
+        .pop()
+        .expect("one column")
+        .i64s()
+        .len() as u64;
     Ok(Features {
         stem: stem.to_string(),
         rows,
@@ -300,10 +245,10 @@ pub async fn score(
 
     // The split over drugs.
     let sp = bag.join("data/splits/drugs.parquet");
-    let mut it = read_columns(&sp, &[("DRUG", true), ("split", true)])?.into_iter();
+    let mut it = columns::read(&sp, &[("DRUG", Kind::Str), ("split", Kind::Str)])?.into_iter();
     let (d, s) = (
-        strings(it.next().expect("2")),
-        strings(it.next().expect("2")),
+        it.next().expect("2").strings(),
+        it.next().expect("2").strings(),
     );
     let in_split: HashSet<String> = d
         .into_iter()
@@ -323,24 +268,24 @@ pub async fn score(
     let mut samples: Vec<(String, String, String, String, f64)> = Vec::new();
     let (mut filtered, mut no_features) = (0u64, 0u64);
     for (source, file) in response_files(bag)? {
-        let mut it = read_columns(
+        let mut it = columns::read(
             &file,
             &[
-                ("CELL", true),
-                ("DRUG", true),
-                ("STUDY", true),
-                ("AUC", false),
-                ("R2fit", false),
-                ("EC50se", false),
+                ("CELL", Kind::Str),
+                ("DRUG", Kind::Str),
+                ("STUDY", Kind::Str),
+                ("AUC", Kind::F64),
+                ("R2fit", Kind::F64),
+                ("EC50se", Kind::F64),
             ],
         )?
         .into_iter();
-        let cell = strings(it.next().expect("6"));
-        let drug = strings(it.next().expect("6"));
-        let study = strings(it.next().expect("6"));
-        let auc = floats(it.next().expect("6"));
-        let r2 = floats(it.next().expect("6"));
-        let se = floats(it.next().expect("6"));
+        let cell = it.next().expect("6").strings();
+        let drug = it.next().expect("6").strings();
+        let study = it.next().expect("6").strings();
+        let auc = it.next().expect("6").f64s();
+        let r2 = it.next().expect("6").f64s();
+        let se = it.next().expect("6").f64s();
         for i in 0..cell.len() {
             let (Some(c), Some(dr)) = (&cell[i], &drug[i]) else {
                 continue;

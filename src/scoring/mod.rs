@@ -10,6 +10,7 @@
 //! `--predictions FILE` writes every prediction with its observed value and keys as Parquet.
 
 pub mod candle;
+pub mod columns;
 pub mod metrics;
 pub mod model;
 pub mod predictions;
@@ -564,11 +565,6 @@ pub fn summary(rec: &ScoreRecord) -> String {
         s.push_str(&format!("   note     {n}\n"));
     }
     s
-}
-
-/// Used by the benchmark modules: json! for the provenance-like notes.
-pub(crate) fn note(v: Value) -> String {
-    v.to_string()
 }
 
 #[cfg(test)]

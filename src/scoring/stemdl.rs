@@ -15,12 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{Array as _, AsArray};
-use arrow::datatypes::{DataType, Int64Type};
 use object_store::local::LocalFileSystem;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use zarrs::array::Array;
 
+use super::columns::{self, Kind};
 use super::metrics;
 use super::predictions::{Column, Table};
 use super::{MetricValue, Outcome, Runner};
@@ -28,39 +26,34 @@ use super::{MetricValue, Outcome, Runner};
 pub const SIDE: u64 = 128;
 pub const ORIENTATIONS: u64 = 3;
 
-/// `(sample, split, space_group)` of the samples table.
+/// `(sample, split, space_group)` of the samples table (rows with a null left out).
 pub fn samples(bag: &Path) -> Result<Vec<(u64, String, i64)>> {
     let p = bag.join("data/samples.parquet");
-    let f = std::fs::File::open(&p)
-        .with_context(|| format!("cannot open {}; is this a stemdl version?", p.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .with_context(|| format!("{} is not a Parquet file", p.display()))?
-        .build()?;
-    let mut out = Vec::new();
-    for b in reader {
-        let b = b?;
-        let col = |n: &str, t: &DataType| -> Result<arrow::array::ArrayRef> {
-            let c = b
-                .column_by_name(n)
-                .with_context(|| format!("{}: no column {n}", p.display()))?;
-            Ok(arrow::compute::cast(c, t)?)
-        };
-        let s = col("sample", &DataType::Int64)?;
-        let sp = col("split", &DataType::Utf8)?;
-        let g = col("space_group", &DataType::Int64)?;
-        let (s, sp, g) = (
-            s.as_primitive::<Int64Type>(),
-            sp.as_string::<i32>(),
-            g.as_primitive::<Int64Type>(),
+    if !p.is_file() {
+        bail!(
+            "{} has no data/samples.parquet; is this a stemdl version?",
+            bag.display()
         );
-        for i in 0..b.num_rows() {
-            if s.is_null(i) || sp.is_null(i) || g.is_null(i) {
-                continue;
-            }
-            out.push((s.value(i) as u64, sp.value(i).to_string(), g.value(i)));
-        }
     }
-    Ok(out)
+    let mut it = columns::read(
+        &p,
+        &[
+            ("sample", Kind::I64),
+            ("split", Kind::Str),
+            ("space_group", Kind::I64),
+        ],
+    )?
+    .into_iter();
+    let (s, sp, g) = (
+        it.next().expect("3").i64s(),
+        it.next().expect("3").strings(),
+        it.next().expect("3").i64s(),
+    );
+    Ok(s.into_iter()
+        .zip(sp)
+        .zip(g)
+        .filter_map(|((s, sp), g)| Some((s? as u64, sp?, g?)))
+        .collect())
 }
 
 pub async fn score(

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use object_store::local::LocalFileSystem;
-use serde_json::json;
 use zarrs::array::Array;
 
+use super::columns::{self, Kind};
 use super::metrics;
 use super::predictions::{Column, Table};
 use super::{MetricValue, Outcome, Runner};
@@ -26,37 +26,17 @@ pub const TSEQ: usize = 26;
 
 /// Reads `(pixel, split)` of the locations table.
 pub fn locations(bag: &Path) -> Result<Vec<(i64, Option<String>)>> {
-    use arrow::array::{Array as _, AsArray};
-    use arrow::datatypes::Int64Type;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let p = bag.join("data/splits/locations.parquet");
-    let f = std::fs::File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .with_context(|| format!("{} is not a Parquet file", p.display()))?
-        .build()?;
-    let mut out = Vec::new();
-    for b in reader {
-        let b = b?;
-        let pix = arrow::compute::cast(
-            b.column_by_name("pixel")
-                .with_context(|| format!("{}: no column pixel", p.display()))?,
-            &arrow::datatypes::DataType::Int64,
-        )?;
-        let split = arrow::compute::cast(
-            b.column_by_name("split")
-                .with_context(|| format!("{}: no column split", p.display()))?,
-            &arrow::datatypes::DataType::Utf8,
-        )?;
-        let pix = pix.as_primitive::<Int64Type>();
-        let split = split.as_string::<i32>();
-        for i in 0..b.num_rows() {
-            out.push((
-                pix.value(i),
-                (!split.is_null(i)).then(|| split.value(i).to_string()),
-            ));
-        }
-    }
-    Ok(out)
+    let mut it = columns::read(&p, &[("pixel", Kind::I64), ("split", Kind::Str)])?.into_iter();
+    let (pix, split) = (
+        it.next().expect("2").i64s(),
+        it.next().expect("2").strings(),
+    );
+    Ok(pix
+        .into_iter()
+        .zip(split)
+        .filter_map(|(p, s)| p.map(|p| (p, s)))
+        .collect())
 }
 
 pub async fn score(
@@ -199,8 +179,9 @@ pub async fn score(
         locs.len()
     )];
     if valid.len() < locs.len() {
-        notes.push(super::note(
-            json!({"locations_without_nnse": locs.len() - valid.len()}),
+        notes.push(format!(
+            "{} locations have no NNSE (constant, perfectly predicted series)",
+            locs.len() - valid.len()
         ));
     }
     let mut table = Table::default();
