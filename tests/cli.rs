@@ -38,6 +38,9 @@ fn demo_runs_offline_and_is_repeatable() {
         "OK ",
         "Try next",
         "sha256sum -c manifest-sha256.txt",
+        "cloudmask@1.0.0",
+        "SCORE candle-uno candle-uno@1.0.0",
+        "SCORE stemdl stemdl@1.0.0",
     ] {
         assert!(out.contains(needle), "demo output lacks {needle:?}:\n{out}");
     }
