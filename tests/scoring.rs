@@ -19,11 +19,11 @@ fn bin() -> &'static str {
 fn demo_repo() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("sciml-score-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
+        // Under target/tmp (not /tmp), replaced on every run, so runs do not pile up.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scoring-demo");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("remove the previous demo");
+        }
         let out = Command::new(bin())
             .args([
                 "demo",
