@@ -288,20 +288,7 @@ async fn candle_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     )
     .await?;
     print!("{}", indent(&report::ingest(&result)));
-    println!("9. sciml-data verify {}", result.address);
-    let v = verify_address(
-        &result.address,
-        VerifyOptions {
-            fast: false,
-            progress: opts.progress,
-        },
-    )
-    .await?;
-    print!(
-        "{}",
-        indent(&report::verify(&result.address.to_string(), &v))
-    );
-    anyhow::ensure!(v.ok(), "verification of candle-uno failed");
+    verify_step(9, &result.address, opts).await?;
     println!(
         "   python3 -c \"import pyarrow.dataset as ds; print(ds.dataset('{}/data/responses', partitioning='hive').to_table().num_rows)\"",
         result.bag_dir.display()
@@ -363,24 +350,27 @@ async fn cloudmask_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     )
     .await?;
     print!("{}", indent(&report::ingest(&result)));
-    println!("14. sciml-data verify {}", result.address);
+    verify_step(14, &result.address, opts).await?;
+    println!(
+        "   python3 -c \"import xarray as xr; print(xr.open_zarr('{}/data/cloudmask.zarr').S1_radiance_an)\"",
+        result.bag_dir.display()
+    );
+    Ok(())
+}
+
+/// Step `n`: a full verify of a version just created, printed; a failure stops the demo.
+async fn verify_step(n: u32, addr: &crate::address::Address, opts: &DemoOptions) -> Result<()> {
+    println!("{n}. sciml-data verify {addr}");
     let v = verify_address(
-        &result.address,
+        addr,
         VerifyOptions {
             fast: false,
             progress: opts.progress,
         },
     )
     .await?;
-    print!(
-        "{}",
-        indent(&report::verify(&result.address.to_string(), &v))
-    );
-    anyhow::ensure!(v.ok(), "verification of cloudmask failed");
-    println!(
-        "   python3 -c \"import xarray as xr; print(xr.open_zarr('{}/data/cloudmask.zarr').S1_radiance_an)\"",
-        result.bag_dir.display()
-    );
+    print!("{}", indent(&report::verify(&addr.to_string(), &v)));
+    anyhow::ensure!(v.ok(), "verification of {addr} failed");
     Ok(())
 }
 
