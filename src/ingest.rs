@@ -51,6 +51,14 @@ impl Session {
     pub fn start(common: &IngestCommon, inputs: &[PathBuf]) -> Result<Session> {
         crate::address::check_dataset_name(&common.dataset)?;
         check_inputs(inputs)?;
+        Session::open(common)
+    }
+
+    /// Opens (creating if needed) the repository and a staging area, without the "inputs are
+    /// regular files with distinct names" check of [`Session::start`]: for sources whose
+    /// inputs are folders (SLSTR SAFE products) that check their inputs themselves.
+    pub fn open(common: &IngestCommon) -> Result<Session> {
+        crate::address::check_dataset_name(&common.dataset)?;
         let repo = Repository::create(&common.repo)?;
         let staging = repo.new_staging(&common.dataset, &common.version)?;
         let scratch = tempfile::Builder::new()

@@ -268,38 +268,34 @@ fn bad_models_are_clear_errors() {
         text(&o)
     );
     // A valid model with the wrong inputs for the data: the UNO model on TEvolOp.
-    let uno = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/candle-uno-demo.onnx");
-    let o = run(&[
-        "verify",
-        &addr("tevolop@1.1.0"),
-        "--score",
-        "--ep",
-        "cpu",
-        "--model",
-        uno.to_str().unwrap(),
-    ]);
-    let t = text(&o);
+    let (o, t) = score_with_model("tevolop@1.1.0", "models/candle-uno-demo.onnx");
     assert!(!o.status.success(), "{t}");
     assert!(
         t.contains("cell.rnaseq") && t.contains("tevolop scoring feeds"),
         "{t}"
     );
     // The TEvolOp model on CANDLE data: names the missing input.
-    let lstm = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tevolop-lstm-demo.onnx");
-    let o = run(&[
-        "verify",
-        &addr("candle-uno@1.0.0"),
-        "--score",
-        "--ep",
-        "cpu",
-        "--model",
-        lstm.to_str().unwrap(),
-    ]);
-    let t = text(&o);
+    let (o, t) = score_with_model("candle-uno@1.0.0", "models/tevolop-lstm-demo.onnx");
     assert!(
         !o.status.success() && t.contains("candle-uno scoring feeds"),
         "{t}"
     );
+}
+
+/// `verify <demo version> --score --ep cpu --model <repository model file>`.
+fn score_with_model(version: &str, model: &str) -> (Output, String) {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join(model);
+    let o = run(&[
+        "verify",
+        &addr(version),
+        "--score",
+        "--ep",
+        "cpu",
+        "--model",
+        m.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    (o, t)
 }
 
 #[test]

@@ -29,7 +29,6 @@ use super::split::{self, SplitOptions};
 use crate::ingest::{IngestCommon, IngestResult, Session};
 use crate::progress;
 use crate::record::InputFile;
-use crate::repository::{Repository, STAGING_DIR};
 use crate::staging::StagingZarrStore;
 
 /// The default dataset name of this source.
@@ -167,24 +166,6 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<Product>> {
         );
     }
     Ok(out)
-}
-
-/// A session without the generic "inputs are regular files" check (inputs here are
-/// folders whose files share names across products).
-fn start_session(common: &IngestCommon) -> Result<Session> {
-    crate::address::check_dataset_name(&common.dataset)?;
-    let repo = Repository::create(&common.repo)?;
-    let staging = repo.new_staging(&common.dataset, &common.version)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("scratch.")
-        .tempdir_in(repo.root().join(STAGING_DIR))
-        .context("cannot create a scratch directory in the repository's .staging")?;
-    Ok(Session {
-        repo,
-        staging,
-        scratch,
-        common: common.clone(),
-    })
 }
 
 /// Per-scene facts for the scenes table.
@@ -338,7 +319,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         bail!("the grid must not be empty");
     }
     let form = products[0].form();
-    let session = start_session(common)?;
+    let session = Session::open(common)?;
     let n = products.len() as u64;
     let mut arrays = Arrays {
         store: session.staging.zarr_store(ZARR),
