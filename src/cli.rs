@@ -927,7 +927,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Metadata(a) => return crate::metadata::command::run(a).await,
-        Command::Catalog(c) => return crate::catalog::run_command(c),
+        Command::Catalog(c) => return crate::catalog::run_command(c).await,
         Command::Synth(SynthSource::Usgs {
             out,
             events,

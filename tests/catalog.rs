@@ -117,6 +117,17 @@ fn broken_entries_get_clear_errors() {
         stdout(&o)
     );
 
+    // The baseline model's recorded hash must be the model's.
+    let o = check_modified(dir.path(), |v| {
+        v["scoring"]["model"]["sha256"] = "1".repeat(64).into();
+    });
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("tevolop.json: /scoring/model: catalog entry tevolop: model models/tevolop-lstm-demo.onnx has SHA-256 "),
+        "{}",
+        stdout(&o)
+    );
+
     let o = check_modified(dir.path(), |v| {
         v["id"] = "quake".into();
     });
@@ -229,5 +240,132 @@ fn the_catalog_covers_the_working_group_table() {
     assert!(
         String::from_utf8_lossy(&o.stderr)
             .contains("known: cloudmask, stemdl, candle-uno, tevolop")
+    );
+}
+
+/// A loopback web server: `/ok*` answers 200, `/gone` 404, `/nohead` refuses HEAD (405) but
+/// answers a ranged GET with 206, `/moved` redirects to `/ok`, `/doi/10.*` answers 200.
+/// Returns the port; the thread serves until the test process ends.
+fn web_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let status = match (method, path) {
+                (_, p) if p.starts_with("/ok") || p.starts_with("/doi/10.") => "200 OK",
+                ("HEAD", "/nohead") => "405 Method Not Allowed",
+                ("GET", "/nohead") => "206 Partial Content",
+                (_, "/moved") => "301 Moved Permanently",
+                _ => "404 Not Found",
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nLocation: /ok\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn links_resolve_online_and_broken_ones_are_named() {
+    let port = web_server();
+    let base = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    // Every link of the entry points at the loopback server; three are special.
+    fn repoint(v: &mut Value, base: &str) {
+        match v {
+            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                *s = format!("{base}/ok/{}", s.len());
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| repoint(x, base)),
+            Value::Object(m) => m.values_mut().for_each(|x| repoint(x, base)),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_str(TEVOLOP).unwrap();
+    repoint(&mut v, &base);
+    v["reference_code"][0]["url"] = format!("{base}/gone").into();
+    v["dataset"]["raw_sources"][0]["url"] = format!("{base}/nohead").into();
+    v["dataset"]["raw_sources"][0]["licence_url"] = format!("{base}/moved").into();
+    let f = dir.path().join("tevolop.json");
+    std::fs::write(&f, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let doi = format!("{base}/doi/");
+    let args = [
+        "catalog",
+        "check",
+        f.to_str().unwrap(),
+        "--links",
+        "--doi-resolver",
+        &doi,
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let problems: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("does not resolve"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        problems,
+        vec![format!(
+            "{}: /reference_code/0/url: {base}/gone does not resolve: HTTP 404 Not Found",
+            f.display()
+        )],
+        "{}",
+        stdout(&o)
+    );
+    // Fixed, the entry passes; a DOI the resolver does not know fails.
+    v["reference_code"][0]["url"] = format!("{base}/ok/fixed").into();
+    std::fs::write(&f, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let o = run(&[
+        "catalog",
+        "check",
+        f.to_str().unwrap(),
+        "--links",
+        "--doi-resolver",
+        &format!("{base}/nodoi/"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "/papers/0/doi: https://doi.org/10.3390/geohazards3020011 does not resolve: HTTP 404"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // Offline, a malformed link or DOI is caught without the network.
+    v["reference_code"][0]["url"] = "https://".into();
+    v["papers"][0]["doi"] = "https://doi.org/10.3390/geohazards3020011".into();
+    std::fs::write(&f, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let o = run(&["catalog", "check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("/reference_code/0/url: \"https://\""),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("/papers/0/doi: \"https://doi.org/10.3390"),
+        "{}",
+        stdout(&o)
     );
 }

@@ -12,13 +12,19 @@ ONNX export.
     # 3. full-size reference architectures (random weights, for throughput benchmarks; not committed)
     python scripts/models/baselines.py export-full candle-uno --out uno-full.onnx
     python scripts/models/baselines.py export-full stemdl --out resnet50-full.onnx
+    python scripts/models/baselines.py export-full cloudmask --out unet-full.onnx
+    # CloudMask trains on the preprocessed per-product .hdf files (`sciml-data synth slstr --hdf`)
+    python scripts/models/baselines.py prepare cloudmask --hdf DIR/hdf --out cloudmask.npz
+    python scripts/models/baselines.py train cloudmask --data cloudmask.npz --out models/cloudmask-unet-demo.onnx
 
 The architectures follow shared/reference/sources.md: the TEvolOp LSTM baseline knobs
 (LSTMInitialMLP 32, number_LSTMnodes 16, two LSTM layers, LSTMFinalMLP 64, selu, dropout 0.2) and
 the UNO AUC model (cell and drug encoders of 3 dense layers, 5 dense layers after the concat,
 relu, dropout 0.1, one linear output; 1000 wide at full size, 64 wide in the small demo model)
 and the ORNL STEMDL ResNet-50 (single-channel conv1, 231 outputs; base width 64 at full size,
-8 in the demo model).
+8 in the demo model) and the CloudMask U-Net (MLCommons model.py: 32-64-128 encoder, 256
+bottleneck, nearest up-sampling decoder, sigmoid; 1,948,609 parameters at width 32, 8 in the demo
+model; input NCHW `x` [N, 9, 256, 256], output `y` [N, 1, 256, 256]).
 Training is deterministic for a seed on CPU (torch.use_deterministic_algorithms).
 """
 
@@ -130,6 +136,37 @@ def prepare_stemdl(version, out):
     print(json.dumps({k: list(v.shape) for k, v in arrays.items()}))
 
 
+def prepare_cloudmask(hdf_dir, out):
+    """Training patches exactly as MLCommons data_loader.py: refs - 0.5 and (bts - 270) / 22 on
+    the 1 km grid, centre crop to a multiple of 256 (offsets (1200 % 256) // 2 = 88 and
+    (1500 % 256) // 2 = 110), 256 x 256 patches with stride 256; mask = bayes > 0. NaN (fill)
+    becomes 0 after normalisation. Channels first (NCHW), float16 to keep the file small."""
+    import glob
+
+    import h5py
+
+    files = sorted(glob.glob(os.path.join(hdf_dir, "**", "*.hdf"), recursive=True))
+    if not files:
+        sys.exit(f"no .hdf files under {hdf_dir}")
+    xs, ys = [], []
+    for f in files:
+        with h5py.File(f, "r") as h:
+            refs, bts, bayes = h["refs"][:], h["bts"][:], h["bayes"][:]
+        img = np.concatenate([refs - 0.5, (bts - 270.0) / 22.0], axis=-1).astype(np.float32)
+        img = np.nan_to_num(img, nan=0.0)
+        msk = (bayes > 0).astype(np.float32)
+        h_, w_ = img.shape[:2]
+        r0, c0 = (h_ % 256) // 2, (w_ % 256) // 2
+        for r in range(r0, r0 + (h_ // 256) * 256, 256):
+            for c in range(c0, c0 + (w_ // 256) * 256, 256):
+                xs.append(img[r:r + 256, c:c + 256].transpose(2, 0, 1))
+                ys.append(msk[r:r + 256, c:c + 256].transpose(2, 0, 1))
+    x = np.stack(xs).astype(np.float16)
+    y = np.stack(ys).astype(np.uint8)
+    np.savez_compressed(out, x_train=x, y_train=y)
+    print(json.dumps({"files": len(files), "x_train": list(x.shape), "cloud_fraction": float(y.mean())}))
+
+
 # ----------------------------------------------------------------------------- models
 def models():
     import torch
@@ -205,6 +242,42 @@ def resnet50(in_channels=1, classes=231, width=64):
             cin = planes * 4
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
     return nn.Sequential(*layers)
+
+
+def unet(width=32, channels=9):
+    """MLCommons CloudMask U-Net (model.py): 3x3 'same' convs + ReLU, encoder w-w | pool | 2w-2w |
+    pool | 4w-4w | pool, bottleneck 8w-8w, decoder nearest up-sampling x2 + concat skip then
+    4w-4w, 2w-2w, w-w, final 1x1 conv + sigmoid. width=32 is the reference (1,948,609
+    parameters); the demo model uses width=8."""
+    import torch
+    from torch import nn
+
+    def double(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w = width
+            self.e1, self.e2, self.e3 = double(channels, w), double(w, 2 * w), double(2 * w, 4 * w)
+            self.mid = double(4 * w, 8 * w)
+            self.d3, self.d2, self.d1 = double(12 * w, 4 * w), double(6 * w, 2 * w), double(3 * w, w)
+            self.out = nn.Conv2d(w, 1, 1)
+            self.pool = nn.MaxPool2d(2)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+
+        def forward(self, x):
+            a = self.e1(x)
+            b = self.e2(self.pool(a))
+            c = self.e3(self.pool(b))
+            m = self.mid(self.pool(c))
+            u = self.d3(torch.cat([self.up(m), c], 1))
+            u = self.d2(torch.cat([self.up(u), b], 1))
+            u = self.d1(torch.cat([self.up(u), a], 1))
+            return torch.sigmoid(self.out(u))
+
+    return UNet()
 
 
 def export(model, args, names, out, dynamic=True):
@@ -283,6 +356,34 @@ def train(bench, data, out, epochs, seed):
                 tot += float(loss) * len(idx)
             print(f"epoch {ep} train loss {tot / len(y):.4f}", flush=True)
         export(m, (x[:2, :1],), ["x"], out)
+    elif bench == "cloudmask":
+        # MLCommons: binary cross-entropy, Adam 1e-3, batch 32. On a GPU when there is one
+        # (cuDNN convolutions are then not bit-reproducible; the CPU run is).
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        if dev == "cuda":
+            torch.use_deterministic_algorithms(False)
+        x = torch.from_numpy(d["x_train"].astype(np.float32))
+        y = torch.from_numpy(d["y_train"].astype(np.float32))
+        m = unet(width=8).to(dev)
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+        for ep in range(epochs):
+            m.train()
+            perm = torch.randperm(len(y), generator=g)
+            tot, correct = 0.0, 0.0
+            for i in range(0, len(y), 32):
+                idx = perm[i:i + 32]
+                xb, yb = x[idx].to(dev), y[idx].to(dev)
+                opt.zero_grad()
+                p = m(xb)
+                loss = torch.nn.functional.binary_cross_entropy(p, yb)
+                loss.backward()
+                opt.step()
+                tot += float(loss) * len(idx)
+                correct += float(((p > 0.5).float() == yb).float().mean()) * len(idx)
+            print(f"epoch {ep} train loss {tot / len(y):.4f} pixel accuracy {correct / len(y):.4f}", flush=True)
+        m = m.cpu()
+        export(m, (x[:2],), ["x"], out)
     else:
         sys.exit(f"unknown benchmark {bench}")
 
@@ -301,6 +402,11 @@ def export_full(bench, out, seed):
     elif bench == "stemdl":
         m = resnet50(1, 231, width=64)
         export(m, (torch.zeros(2, 1, 128, 128),), ["x"], out)
+    elif bench == "cloudmask":
+        m = unet(width=32)
+        n = sum(p.numel() for p in m.parameters())
+        assert n == 1_948_609, n
+        export(m, (torch.zeros(2, 9, 256, 256),), ["x"], out)
     else:
         sys.exit(f"no full-size export for {bench} yet")
 
@@ -309,21 +415,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
-    p.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
-    p.add_argument("--version", required=True, help="a version's bag folder, e.g. REPO/tevolop/1.1.0")
+    p.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl", "cloudmask"])
+    p.add_argument("--version", help="a version's bag folder, e.g. REPO/tevolop/1.1.0")
+    p.add_argument("--hdf", help="cloudmask: a folder of preprocessed .hdf products (searched recursively)")
     p.add_argument("--out", required=True)
     t = sub.add_parser("train")
-    t.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
+    t.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl", "cloudmask"])
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=2018)
     f = sub.add_parser("export-full")
-    f.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl"])
+    f.add_argument("benchmark", choices=["tevolop", "candle-uno", "stemdl", "cloudmask"])
     f.add_argument("--out", required=True)
     f.add_argument("--seed", type=int, default=2018)
     a = ap.parse_args()
-    if a.cmd == "prepare":
+    if a.cmd == "prepare" and a.benchmark == "cloudmask":
+        if not a.hdf:
+            ap.error("prepare cloudmask needs --hdf DIR")
+        prepare_cloudmask(a.hdf, a.out)
+    elif a.cmd == "prepare":
+        if not a.version:
+            ap.error(f"prepare {a.benchmark} needs --version")
         {"tevolop": prepare_tevolop, "candle-uno": prepare_candle, "stemdl": prepare_stemdl}[a.benchmark](a.version, a.out)
     elif a.cmd == "train":
         train(a.benchmark, a.data, a.out, a.epochs, a.seed)

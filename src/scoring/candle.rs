@@ -22,7 +22,7 @@ use zarrs::array::Array;
 use super::columns::{self, Kind};
 use super::metrics;
 use super::predictions::{Column, Table};
-use super::{MetricValue, Outcome, Runner};
+use super::{Batch, MetricValue, Outcome, Runner};
 
 pub const CELL_INPUT: &str = "cell.rnaseq";
 pub const DRUG_INPUT: &str = "drug1.descriptors";
@@ -346,30 +346,39 @@ pub async fn score(
     runner.bar = crate::progress::count_bar(progress, samples.len() as u64, "score");
     let (nc, nd) = (cells.columns as usize, ndrug as usize);
     let mut pred: Vec<f64> = Vec::with_capacity(samples.len());
-    for chunk in samples.chunks(runner.batch) {
-        let mut xc = Vec::with_capacity(chunk.len() * nc);
-        let mut xd = Vec::with_capacity(chunk.len() * nd);
-        for s in chunk {
-            xc.extend_from_slice(&cell_rows[&cells.rows[&s.1]]);
-            let (k, r) = drug_of[s.2.as_str()];
-            xd.extend_from_slice(&drug_rows[k][&r]);
-        }
-        let n = chunk.len();
-        let out = runner.run(
-            vec![
-                (CELL_INPUT, vec![n as i64, nc as i64], xc),
-                (DRUG_INPUT, vec![n as i64, nd as i64], xd),
-            ],
-            n,
-        )?;
-        if out.len() != n {
-            bail!(
-                "the model returned {} values for a batch of {n}; the UNO model must output one AUC per sample",
-                out.len()
-            );
-        }
-        pred.extend(out.iter().map(|&v| v as f64));
-    }
+    let chunks: Vec<_> = samples.chunks(runner.batch).collect();
+    runner.run_overlapped(
+        chunks.len(),
+        |i| {
+            let chunk = chunks[i];
+            let mut xc = Vec::with_capacity(chunk.len() * nc);
+            let mut xd = Vec::with_capacity(chunk.len() * nd);
+            for s in chunk {
+                xc.extend_from_slice(&cell_rows[&cells.rows[&s.1]]);
+                let (k, r) = drug_of[s.2.as_str()];
+                xd.extend_from_slice(&drug_rows[k][&r]);
+            }
+            let n = chunk.len();
+            Ok(Batch {
+                inputs: vec![
+                    (CELL_INPUT, vec![n as i64, nc as i64], xc),
+                    (DRUG_INPUT, vec![n as i64, nd as i64], xd),
+                ],
+                n,
+            })
+        },
+        |i, out| {
+            let n = chunks[i].len();
+            if out.len() != n {
+                bail!(
+                    "the model returned {} values for a batch of {n}; the UNO model must output one AUC per sample",
+                    out.len()
+                );
+            }
+            pred.extend(out.iter().map(|&v| v as f64));
+            Ok(())
+        },
+    )?;
     let obs: Vec<f64> = samples.iter().map(|s| s.4).collect();
     let mut table = Table::default();
     table.push(

@@ -235,6 +235,47 @@ impl Runner {
     }
 }
 
+/// One batch of model inputs: `(input name, shape, values)` per input, for `n` samples.
+pub struct Batch {
+    pub inputs: Vec<(&'static str, Vec<i64>, Vec<f32>)>,
+    pub n: usize,
+}
+
+impl Runner {
+    /// Runs `count` batches with reading overlapped: `make(i)` builds batch `i` on a reader
+    /// thread (up to two batches ahead) while the model runs the one before, so that reading,
+    /// decoding and scaling the data hide behind the model. `take(i, output)` receives each
+    /// batch's output in order. The first error from either side stops both.
+    pub fn run_overlapped<M, T>(&mut self, count: usize, make: M, mut take: T) -> Result<()>
+    where
+        M: Fn(usize) -> Result<Batch> + Sync,
+        T: FnMut(usize, Vec<f32>) -> Result<()>,
+    {
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(2);
+            let make = &make;
+            scope.spawn(move || {
+                for i in 0..count {
+                    let b = make(i);
+                    let failed = b.is_err();
+                    // A closed channel means the model side stopped; so does an error here.
+                    if tx.send(b).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for i in 0..count {
+                let b = rx
+                    .recv()
+                    .map_err(|_| anyhow!("the batch reader stopped before batch {i}"))??;
+                let out = self.run(b.inputs, b.n)?;
+                take(i, out)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 fn shape_str(s: &[i64]) -> String {
     let parts: Vec<String> = s
         .iter()

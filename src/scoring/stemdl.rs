@@ -21,7 +21,7 @@ use zarrs::array::Array;
 use super::columns::{self, Kind};
 use super::metrics;
 use super::predictions::{Column, Table};
-use super::{MetricValue, Outcome, Runner};
+use super::{Batch, MetricValue, Outcome, Runner};
 
 pub const SIDE: u64 = 128;
 pub const ORIENTATIONS: u64 = 3;
@@ -110,64 +110,79 @@ pub async fn score(
     let stack = (ORIENTATIONS * SIDE * SIDE) as usize;
     let mut pred: Vec<i64> = Vec::with_capacity(chosen.len());
     let mut classes = 0usize;
-    for batch in chosen.chunks(runner.batch) {
-        let mut x: Vec<f32> = Vec::with_capacity(batch.len() * stack);
-        // Consecutive samples are read as one range.
-        let mut i = 0;
-        while i < batch.len() {
-            let mut j = i + 1;
-            while j < batch.len() && batch[j].0 == batch[j - 1].0 + 1 {
-                j += 1;
+    let batches: Vec<&[(u64, i64)]> = chosen.chunks(runner.batch).collect();
+    // The reader thread drives the async Zarr reads on this runtime.
+    let rt = tokio::runtime::Handle::current();
+    let views = (ORIENTATIONS / per_image) as usize;
+    runner.run_overlapped(
+        batches.len(),
+        |b| {
+            let batch = batches[b];
+            let mut x: Vec<f32> = Vec::with_capacity(batch.len() * stack);
+            // Consecutive samples are read as one range.
+            let mut i = 0;
+            while i < batch.len() {
+                let mut j = i + 1;
+                while j < batch.len() && batch[j].0 == batch[j - 1].0 + 1 {
+                    j += 1;
+                }
+                let (s0, s1) = (batch[i].0, batch[j - 1].0 + 1);
+                if s1 > shape[0] {
+                    bail!(
+                        "sample {} is outside data/cbed.zarr/data ({} samples)",
+                        s1 - 1,
+                        shape[0]
+                    );
+                }
+                let v: Vec<f32> = rt.block_on(a.async_retrieve_array_subset(&[
+                    s0..s1,
+                    0..ORIENTATIONS,
+                    0..SIDE,
+                    0..SIDE,
+                ]))?;
+                x.extend_from_slice(&v);
+                i = j;
             }
-            let (s0, s1) = (batch[i].0, batch[j - 1].0 + 1);
-            if s1 > shape[0] {
+            let n = batch.len();
+            let images = n * views;
+            Ok(Batch {
+                inputs: vec![(
+                    "x",
+                    vec![images as i64, per_image as i64, SIDE as i64, SIDE as i64],
+                    x,
+                )],
+                n,
+            })
+        },
+        |b, out| {
+            let n = batches[b].len();
+            let images = n * views;
+            if out.is_empty() || out.len() % images != 0 {
                 bail!(
-                    "sample {} is outside data/cbed.zarr/data ({} samples)",
-                    s1 - 1,
-                    shape[0]
+                    "the model returned {} values for {images} images",
+                    out.len()
                 );
             }
-            let v: Vec<f32> = a
-                .async_retrieve_array_subset(&[s0..s1, 0..ORIENTATIONS, 0..SIDE, 0..SIDE])
-                .await?;
-            x.extend_from_slice(&v);
-            i = j;
-        }
-        let n = batch.len();
-        let images = n * (ORIENTATIONS / per_image) as usize;
-        let out = runner.run(
-            vec![(
-                "x",
-                vec![images as i64, per_image as i64, SIDE as i64, SIDE as i64],
-                x,
-            )],
-            n,
-        )?;
-        if out.is_empty() || out.len() % images != 0 {
-            bail!(
-                "the model returned {} values for {images} images",
-                out.len()
-            );
-        }
-        classes = out.len() / images;
-        let views = images / n;
-        for k in 0..n {
-            let mut logits = vec![0f64; classes];
-            for v in 0..views {
-                let row = &out[(k * views + v) * classes..(k * views + v + 1) * classes];
-                for (l, &o) in logits.iter_mut().zip(row) {
-                    *l += o as f64 / views as f64;
+            classes = out.len() / images;
+            for k in 0..n {
+                let mut logits = vec![0f64; classes];
+                for v in 0..views {
+                    let row = &out[(k * views + v) * classes..(k * views + v + 1) * classes];
+                    for (l, &o) in logits.iter_mut().zip(row) {
+                        *l += o as f64 / views as f64;
+                    }
                 }
-            }
-            let mut best = 0;
-            for (c, &l) in logits.iter().enumerate() {
-                if l > logits[best] {
-                    best = c;
+                let mut best = 0;
+                for (c, &l) in logits.iter().enumerate() {
+                    if l > logits[best] {
+                        best = c;
+                    }
                 }
+                pred.push(best as i64);
             }
-            pred.push(best as i64);
-        }
-    }
+            Ok(())
+        },
+    )?;
     let truth: Vec<i64> = chosen.iter().map(|s| s.1).collect();
     let c = metrics::classification(&truth, &pred);
     notes.push(format!(

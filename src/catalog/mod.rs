@@ -12,23 +12,28 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+pub mod links;
+
 /// The catalog entry schema.
-pub const ENTRY_SCHEMA: &str = include_str!("../schemas/catalog-entry.schema.json");
+pub const ENTRY_SCHEMA: &str = include_str!("../../schemas/catalog-entry.schema.json");
 /// The version record schema.
-pub const RECORD_SCHEMA: &str = include_str!("../schemas/version-record.schema.json");
+pub const RECORD_SCHEMA: &str = include_str!("../../schemas/version-record.schema.json");
 
 /// The SPDX licence identifiers (schemas/spdx-license-ids.json, see schemas/README.md).
-pub const SPDX_IDS: &str = include_str!("../schemas/spdx-license-ids.json");
+pub const SPDX_IDS: &str = include_str!("../../schemas/spdx-license-ids.json");
 
 /// The embedded entries: (file name, JSON text), in the order of the working group's table.
 pub const ENTRIES: &[(&str, &str)] = &[
-    ("cloudmask.json", include_str!("../catalog/cloudmask.json")),
-    ("stemdl.json", include_str!("../catalog/stemdl.json")),
+    (
+        "cloudmask.json",
+        include_str!("../../catalog/cloudmask.json"),
+    ),
+    ("stemdl.json", include_str!("../../catalog/stemdl.json")),
     (
         "candle-uno.json",
-        include_str!("../catalog/candle-uno.json"),
+        include_str!("../../catalog/candle-uno.json"),
     ),
-    ("tevolop.json", include_str!("../catalog/tevolop.json")),
+    ("tevolop.json", include_str!("../../catalog/tevolop.json")),
 ];
 
 /// Every JSON Schema under schemas/ (file name, text). The schemas refer to each other by
@@ -38,35 +43,35 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("version-record.schema.json", RECORD_SCHEMA),
     (
         "provenance.schema.json",
-        include_str!("../schemas/provenance.schema.json"),
+        include_str!("../../schemas/provenance.schema.json"),
     ),
     (
         "usgs-fetch.schema.json",
-        include_str!("../schemas/usgs-fetch.schema.json"),
+        include_str!("../../schemas/usgs-fetch.schema.json"),
     ),
     (
         "verify-report.schema.json",
-        include_str!("../schemas/verify-report.schema.json"),
+        include_str!("../../schemas/verify-report.schema.json"),
     ),
     (
         "diff.schema.json",
-        include_str!("../schemas/diff.schema.json"),
+        include_str!("../../schemas/diff.schema.json"),
     ),
     (
         "log.schema.json",
-        include_str!("../schemas/log.schema.json"),
+        include_str!("../../schemas/log.schema.json"),
     ),
     (
         "info.schema.json",
-        include_str!("../schemas/info.schema.json"),
+        include_str!("../../schemas/info.schema.json"),
     ),
     (
         "score-result.schema.json",
-        include_str!("../schemas/score-result.schema.json"),
+        include_str!("../../schemas/score-result.schema.json"),
     ),
     (
         "datacite-v4.6.json",
-        include_str!("../schemas/datacite-v4.6.json"),
+        include_str!("../../schemas/datacite-v4.6.json"),
     ),
 ];
 
@@ -304,6 +309,19 @@ pub fn check_entry(file: &str, text: &str, samples: Option<&Path>) -> Vec<String
             out.push(format!(
                 "{file}: {ptr}/ror: {r:?} is not a ROR identifier (https://ror.org/0xxxxxxNN)"
             ));
+        }
+    }
+    out.extend(links::check_offline(file, &v));
+    if v.pointer("/scoring/model").is_some() {
+        // The model file resolves (embedded, or beside the entry's catalog/ folder) and has
+        // the recorded SHA-256.
+        let root = Path::new(file)
+            .parent()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Err(e) = crate::scoring::model::from_catalog(&v, Some(root)) {
+            out.push(format!("{file}: /scoring/model: {e:#}"));
         }
     }
     if let Some(dir) = samples {
@@ -683,8 +701,15 @@ pub enum CatalogCommand {
         #[arg(long, value_enum, default_value = "markdown")]
         format: RenderFormat,
     },
-    /// Check the embedded entries (or the given files): schema, SPDX ids, ORCIDs, RORs and,
-    /// with --samples, the size and SHA-256 of each listed sample file. Exit 1 on a problem.
+    /// Check the embedded entries (or the given files): schema, SPDX ids, ORCIDs, RORs, the
+    /// form of every URL and DOI, the baseline model's SHA-256 and, with --samples, the size
+    /// and SHA-256 of each listed sample file; with --links, also that every link resolves
+    /// over the network. Exit 1 on a problem.
+    ///
+    /// Examples:
+    ///   sciml-data catalog check
+    ///   sciml-data catalog check --samples ../shared/realdata --links
+    ///   sciml-data catalog check my-benchmark.json
     Check {
         /// Entry files to check instead of the embedded catalog.
         files: Vec<std::path::PathBuf>,
@@ -692,6 +717,16 @@ pub enum CatalogCommand {
         /// (e.g. ../shared/realdata).
         #[arg(long, value_name = "DIR")]
         samples: Option<std::path::PathBuf>,
+        /// Also resolve every link (HEAD, or a one-byte GET where HEAD is refused; redirects
+        /// followed; DOIs through https://doi.org). Needs the network.
+        #[arg(long)]
+        links: bool,
+        /// Per-request time limit of --links, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        link_timeout: u64,
+        /// DOI resolver of --links (a mirror or proxy); the DOI is appended to it.
+        #[arg(long, value_name = "URL", default_value = links::DOI_RESOLVER)]
+        doi_resolver: String,
     },
 }
 
@@ -702,31 +737,79 @@ pub enum RenderFormat {
 }
 
 /// Runs a `catalog` subcommand.
-pub fn run_command(c: CatalogCommand) -> Result<std::process::ExitCode> {
+pub async fn run_command(c: CatalogCommand) -> Result<std::process::ExitCode> {
     match c {
         CatalogCommand::List => print!("{}", list_text()?),
         CatalogCommand::Show { id } => println!("{}", serde_json::to_string_pretty(&entry(&id)?)?),
         CatalogCommand::Render {
             format: RenderFormat::Markdown,
         } => print!("{}", render_markdown()?),
-        CatalogCommand::Check { files, samples } => {
-            let results: Vec<(String, Vec<String>)> = if files.is_empty() {
-                check_all(samples.as_deref())
+        CatalogCommand::Check {
+            files,
+            samples,
+            links: online,
+            link_timeout,
+            doi_resolver,
+        } => {
+            // (file, text) of every entry to check.
+            let texts: Vec<(String, Result<String, String>)> = if files.is_empty() {
+                ENTRIES
+                    .iter()
+                    .map(|(n, t)| (format!("catalog/{n}"), Ok(t.to_string())))
+                    .collect()
             } else {
                 files
                     .iter()
                     .map(|f| {
                         let name = f.display().to_string();
-                        match std::fs::read_to_string(f) {
-                            Ok(t) => {
-                                let p = check_entry(&name, &t, samples.as_deref());
-                                (name, p)
-                            }
-                            Err(e) => (name.clone(), vec![format!("{name}: cannot read: {e}")]),
-                        }
+                        let t = std::fs::read_to_string(f)
+                            .map_err(|e| format!("{name}: cannot read: {e}"));
+                        (name, t)
                     })
                     .collect()
             };
+            let mut results: Vec<(String, Vec<String>)> = if files.is_empty() {
+                check_all(samples.as_deref())
+            } else {
+                texts
+                    .iter()
+                    .map(|(name, t)| match t {
+                        Ok(t) => (name.clone(), check_entry(name, t, samples.as_deref())),
+                        Err(e) => (name.clone(), vec![e.clone()]),
+                    })
+                    .collect()
+            };
+            if online {
+                let parsed: Vec<Option<Value>> = texts
+                    .iter()
+                    .map(|(_, t)| t.as_ref().ok().and_then(|t| serde_json::from_str(t).ok()))
+                    .collect();
+                let urls = parsed
+                    .iter()
+                    .flatten()
+                    .flat_map(|v| links::links(v).into_iter().map(|l| l.url));
+                let resolved = links::resolve_all(
+                    urls,
+                    &doi_resolver,
+                    std::time::Duration::from_secs(link_timeout.max(1)),
+                    8,
+                )
+                .await?;
+                let bad = resolved
+                    .values()
+                    .filter(|r| !matches!(r, links::Resolution::Ok(_)))
+                    .count();
+                eprintln!(
+                    "links: {} distinct, {} resolved, {bad} did not",
+                    resolved.len(),
+                    resolved.len() - bad
+                );
+                for ((name, problems), v) in results.iter_mut().zip(&parsed) {
+                    if let Some(v) = v {
+                        problems.extend(links::report(name, v, &resolved));
+                    }
+                }
+            }
             let mut bad = false;
             for (file, problems) in &results {
                 if problems.is_empty() {
