@@ -213,27 +213,35 @@ impl Layout {
     }
 
     /// Geographic boxes with a label: every group attribute `region` with north/south/west/east
-    /// (e.g. the TEvolOp grid), then the extent of every table with latitude/longitude columns.
+    /// (e.g. the TEvolOp grid) and every entry of a group attribute `regions` (a list of such
+    /// boxes with a `title`, e.g. one per SLSTR scene), then the extent of every table with latitude/longitude columns.
     pub fn geo_boxes(&self) -> Vec<(String, GeoBox)> {
         let mut out = Vec::new();
+        let as_box = |r: &Value| match (
+            r["north"].as_f64(),
+            r["south"].as_f64(),
+            r["west"].as_f64(),
+            r["east"].as_f64(),
+        ) {
+            (Some(n), Some(s), Some(w), Some(e)) => Some(GeoBox {
+                west: w,
+                east: e,
+                south: s,
+                north: n,
+            }),
+            _ => None,
+        };
         for g in &self.groups {
-            let r = &g.attributes["region"];
-            if let (Some(n), Some(s), Some(w), Some(e)) = (
-                r["north"].as_f64(),
-                r["south"].as_f64(),
-                r["west"].as_f64(),
-                r["east"].as_f64(),
-            ) {
-                let title = g.attributes["title"].as_str().unwrap_or(&g.path);
-                out.push((
-                    format!("{title} ({})", g.path),
-                    GeoBox {
-                        west: w,
-                        east: e,
-                        south: s,
-                        north: n,
-                    },
-                ));
+            let title = g.attributes["title"].as_str().unwrap_or(&g.path);
+            if let Some(b) = as_box(&g.attributes["region"]) {
+                out.push((format!("{title} ({})", g.path), b));
+            }
+            // Several labelled boxes (e.g. one per SLSTR scene).
+            for r in g.attributes["regions"].as_array().into_iter().flatten() {
+                if let Some(b) = as_box(r) {
+                    let label = r["title"].as_str().unwrap_or(title);
+                    out.push((format!("{label} ({})", g.path), b));
+                }
             }
         }
         for t in &self.tables {

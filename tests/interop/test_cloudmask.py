@@ -183,3 +183,29 @@ def test_hdf_form_equals_h5py(cloudmask):
     assert list(scenes(safe_bag)["product"]) == list(t["product"])
     assert np.array_equal(ds["bayes"].values[..., 0], safe["bayes_in"].values)
     assert np.array_equal(ds["bts"].values[..., 1], safe["S8_BT_in"].values.astype("f4"), equal_nan=True)
+
+
+def test_scene_boxes_are_the_coordinates_extent(cloudmask):
+    """west/east/south/north of each scene equal the extent of netCDF4's decoded
+    latitude_in/longitude_in, and DataCite's geoLocations carry one box per scene."""
+    raw, bag, ds1 = cloudmask
+    t = scenes(bag)
+    assert len(t) == 6
+    for _, row in t.iterrows():
+        product = raw / f"{row['product']}.SEN3"
+        lat = nc_decoded(product / "geodetic_in.nc", "latitude_in")
+        lon = nc_decoded(product / "geodetic_in.nc", "longitude_in")
+        assert row["south"] == pytest.approx(np.nanmin(lat), abs=1e-9)
+        assert row["north"] == pytest.approx(np.nanmax(lat), abs=1e-9)
+        assert row["west"] == pytest.approx(np.nanmin(lon), abs=1e-9)
+        assert row["east"] == pytest.approx(np.nanmax(lon), abs=1e-9)
+    dc = json.loads((bag / "metadata" / "datacite.json").read_text())
+    boxes = {g["geoLocationPlace"]: g["geoLocationBox"] for g in dc["data"]["attributes"]["geoLocations"]}
+    for _, row in t.iterrows():
+        place = next(p for p in boxes if row["product"] in p)
+        b = boxes[place]
+        assert float(b["westBoundLongitude"]) == pytest.approx(row["west"])
+        assert float(b["northBoundLatitude"]) == pytest.approx(row["north"])
+    # The .hdf form has no coordinates: no boxes, no made-up extent.
+    t1 = scenes(ds1)
+    assert t1["west"].isna().all() and t1["north"].isna().all()

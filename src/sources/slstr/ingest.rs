@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use zarrs::array::Array;
 use zarrs::group::GroupBuilder;
 
+use super::extent;
 use super::hdf::{self, HdfProduct};
 use super::layout::{self, ArrayPlan, Dtype, Var};
 use super::product::SafeProduct;
@@ -179,6 +180,9 @@ struct SceneInfo {
     day_fraction: Option<f64>,
     day_night: Option<String>,
     global_attributes: Option<String>,
+    /// Decoded `latitude_in` values, kept until `longitude_in` arrives.
+    latitudes: Vec<f64>,
+    bounds: Option<extent::Bounds>,
 }
 
 struct Arrays {
@@ -354,6 +358,12 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                             .day_fraction
                             .map(|f| if f >= 0.5 { "day" } else { "night" }.to_string());
                     }
+                    if var.name == "latitude_in" {
+                        info.latitudes = extent::decoded(&var);
+                    } else if var.name == "longitude_in" {
+                        let lat = std::mem::take(&mut info.latitudes);
+                        info.bounds = extent::bounds(&lat, &extent::decoded(&var));
+                    }
                     let mut extra = Map::new();
                     extra.insert("source_file".into(), json!(spec.file));
                     extra.insert("grid".into(), json!(spec.grid));
@@ -410,6 +420,19 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
     }) {
         *g.attributes_mut() = m;
     }
+    // Each scene's box (from latitude_in/longitude_in), for DataCite's geoLocations.
+    let regions: Vec<Value> = products
+        .iter()
+        .zip(&scenes)
+        .filter_map(|(p, i)| {
+            let b = i.bounds?;
+            Some(json!({"title": format!("scene {}", p.name().product), "north": b.north, "south": b.south, "west": b.west, "east": b.east}))
+        })
+        .collect();
+    if !regions.is_empty() {
+        g.attributes_mut()
+            .insert("regions".into(), Value::Array(regions));
+    }
     g.async_store_metadata().await?;
 
     let names: Vec<String> = products.iter().map(|p| p.name().product.clone()).collect();
@@ -457,7 +480,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         "split_counts": counts,
         "transforms": [
             {"output": format!("{ZARR}/<variable>"), "method": "values stored as the product stores them (packed integers, no decode); CF attributes copied from each file after checking that every product packs the variable the same way"},
-            {"output": "data/scenes.parquet", "method": "SAFE name fields, start/stop time and orbit from the global attributes, day/night from the day flag of confidence_in (share >= 0.5) or the day/ night/ folder of an .hdf file, source files with SHA-256"},
+            {"output": "data/scenes.parquet", "method": "SAFE name fields, start/stop time and orbit from the global attributes, day/night from the day flag of confidence_in (share >= 0.5) or the day/ night/ folder of an .hdf file, west/east/south/north around the valid decoded latitude_in/longitude_in (west > east across the antimeridian; null for the .hdf form, which has no coordinates), source files with SHA-256"},
             {"output": "data/splits/scenes.parquet", "method": "the 100 October-2019 test products of the reference are test; the rest train_test_split(train_size=0.8, random_state=42) over product names sorted, reproduced exactly (MT19937 + numpy legacy permutation)"},
         ],
         "reference": "mlcommons/science benchmarks/cloudmask (data_loader.py, slstr_cloud.py), stfc-sciml/sciml-benchmarks-prerelease@c7c872ac90e513a5ab9ca5abb92273783f6076bf scripts/convert_netcdf.py (see docs/sources/slstr.md)",
@@ -501,6 +524,14 @@ fn scenes_table(
         }
         Arc::new(b.finish())
     };
+    let bound = |f: fn(&extent::Bounds) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from(
+            scenes
+                .iter()
+                .map(|i| i.bounds.as_ref().map(f))
+                .collect::<Vec<_>>(),
+        ))
+    };
     let list_type = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     let fields = vec![
         Field::new("scene", DataType::Int64, false),
@@ -524,6 +555,10 @@ fn scenes_table(
         Field::new("absolute_orbit", DataType::Int64, true),
         Field::new("day_night", DataType::Utf8, true),
         Field::new("day_fraction", DataType::Float64, true),
+        Field::new("west", DataType::Float64, true),
+        Field::new("east", DataType::Float64, true),
+        Field::new("south", DataType::Float64, true),
+        Field::new("north", DataType::Float64, true),
         Field::new("split", DataType::Utf8, false),
         Field::new("source_files", list_type.clone(), true),
         Field::new("source_sha256", list_type, true),
@@ -555,6 +590,10 @@ fn scenes_table(
         Arc::new(Float64Array::from(
             scenes.iter().map(|i| i.day_fraction).collect::<Vec<_>>(),
         )),
+        bound(|b| b.west),
+        bound(|b| b.east),
+        bound(|b| b.south),
+        bound(|b| b.north),
         Arc::new(StringArray::from_iter_values(splits.iter())),
         list(|i| &i.files),
         list(|i| &i.sha256),

@@ -10,6 +10,7 @@
 //! - [`split`]: the reference's test list and 80/20 split (sklearn, seed 42);
 //! - [`ingest`], [`synth`]: the commands.
 
+pub mod extent;
 pub mod hdf;
 pub mod ingest;
 pub mod layout;
