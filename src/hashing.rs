@@ -112,12 +112,19 @@ pub fn hash_file(path: &Path, mut on_bytes: impl FnMut(u64)) -> io::Result<(u64,
     BUF.with(|buf| hash_file_with(path, &mut buf.borrow_mut(), &mut on_bytes))
 }
 
+/// Files at least this large are hashed from a memory map instead of `read` calls.
+const MAP_THRESHOLD: u64 = 4 << 20;
+
 fn hash_file_with(
     path: &Path,
     buf: &mut [u8],
     on_bytes: &mut impl FnMut(u64),
 ) -> io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len >= MAP_THRESHOLD {
+        return hash_mapped(&file, len, on_bytes);
+    }
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     let mut unreported = 0u64;
@@ -140,6 +147,35 @@ fn hash_file_with(
         on_bytes(unreported);
     }
     Ok((total, finish_hex(hasher)))
+}
+
+/// Hashes a large file from a read-only memory map: the hasher reads the page cache directly,
+/// which saves copying every byte into a buffer first (about a tenth of the time at SHA-NI
+/// speed). The file is expected not to shrink while it is hashed (as for `sha256sum` reading a
+/// file that is being truncated, the result would be meaningless anyway); a file that changes
+/// size is reported as an error.
+fn hash_mapped(
+    file: &std::fs::File,
+    len: u64,
+    on_bytes: &mut impl FnMut(u64),
+) -> io::Result<(u64, String)> {
+    // SAFETY: the map is read-only and lives only inside this function; the bytes are only
+    // hashed, never interpreted. Concurrent truncation by another process is the caller's
+    // contract (see above).
+    let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file)? };
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let mut hasher = Sha256::new();
+    for block in map.chunks(8 << 20) {
+        hasher.update(block);
+        on_bytes(block.len() as u64);
+    }
+    if file.metadata()?.len() != len {
+        return Err(io::Error::other(
+            "the file changed size while it was being hashed",
+        ));
+    }
+    Ok((len, finish_hex(hasher)))
 }
 
 #[cfg(test)]
@@ -167,5 +203,24 @@ mod tests {
         assert_eq!(wn, data.len() as u64);
         assert_eq!(rh, sha256_hex(&data));
         assert_eq!(wh, rh);
+    }
+
+    #[test]
+    fn mapped_and_read_paths_agree_with_oneshot() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [
+            0usize,
+            1,
+            MAP_THRESHOLD as usize - 1,
+            MAP_THRESHOLD as usize + 12_345,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            let p = dir.path().join(format!("f{len}"));
+            std::fs::write(&p, &data).unwrap();
+            let mut seen = 0u64;
+            let (n, h) = hash_file(&p, |b| seen += b).unwrap();
+            assert_eq!((n, seen), (len as u64, len as u64));
+            assert_eq!(h, sha256_hex(&data), "length {len}");
+        }
     }
 }
