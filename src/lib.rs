@@ -6,6 +6,7 @@
 //! - [`bag`], [`hashing`], [`record`]: the on-store format;
 //! - [`staging`], [`repository`], [`ingest`]: building and committing versions;
 //! - [`verify`], [`diff`], [`inspect`]: reading them back;
+//! - [`remote`], [`publish`], [`pull`], [`etag`]: object stores, with transfer checks;
 //! - [`sources`]: one module per raw source; [`demo`]: the offline tour;
 //! - [`scoring`]: `verify --score`, the baseline models through ONNX Runtime.
 
@@ -15,6 +16,7 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 pub mod diff;
+pub mod etag;
 pub mod hashing;
 pub mod ingest;
 pub mod inspect;

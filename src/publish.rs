@@ -10,8 +10,14 @@
 //! 4. Every object is uploaded (in parallel; multipart above 64 MiB) with its SHA-256 as object
 //!    metadata (and S3's x-amz-checksum-sha256, which the server checks); objects already there
 //!    with the right size and SHA-256 are skipped, which is what makes a killed publish resume.
-//! 5. Every object is checked (HEAD: size and stored SHA-256) before the version record is
-//!    written last, create-only. Only then is the version visible.
+//! 5. Every object is checked before the version record is written last, create-only: by the
+//!    ETag the store returned for the upload (the MD5 of the bytes it stored, or of the parts'
+//!    MD5s for multipart; see [`crate::etag`]), which catches bytes damaged on the way even on
+//!    stores that do not verify x-amz-checksum-sha256; an ETag that does not match is settled
+//!    by reading the object back, and a damaged object is uploaded again. Objects without an
+//!    MD5-style ETag (Azure, GCS, local files) and objects found intact when resuming are
+//!    checked by HEAD (size and stored SHA-256) or read back (local files). Only then is the
+//!    version visible.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::address::Address;
 use crate::bag;
+use crate::etag;
 use crate::hashing::sha256_hex;
 use crate::progress;
 use crate::record::VersionRecord;
@@ -155,21 +162,33 @@ fn jobs_for(bag_dir: &Path, dataset: &str, version: &str) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// Uploads one object unless (when `resuming`) it is already there intact; returns the bytes
-/// uploaded.
+/// How one object got to the store.
+struct Uploaded {
+    /// Bytes sent (0 when the object was already there intact).
+    bytes: u64,
+    /// Already checked: found intact by a HEAD, or stored with the ETag (MD5) of the bytes
+    /// sent ([`etag`]). Unchecked objects get a HEAD (or read-back) before the version record
+    /// is written.
+    checked: bool,
+}
+
+/// Uploads one object unless (when `resuming`) it is already there intact.
 async fn upload(
     remote: &Remote,
     job: &Job,
     bar: &indicatif::ProgressBar,
     resuming: bool,
-) -> Result<u64> {
+) -> Result<Uploaded> {
     if resuming
         && let Some(existing) = remote.head(&job.rel).await?
         && existing.size == job.size
         && existing.sha256.as_deref() == Some(job.sha256.as_str())
     {
         bar.inc(job.size);
-        return Ok(0);
+        return Ok(Uploaded {
+            bytes: 0,
+            checked: true,
+        });
     }
     if job.size <= MULTIPART_THRESHOLD {
         let bytes = Bytes::from(
@@ -186,7 +205,46 @@ async fn upload(
                 actual
             );
         }
-        remote.put(&job.rel, bytes, &job.sha256, false).await?;
+        let expected = etag::single(&bytes);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let returned = remote
+                .put_payload(&job.rel, bytes.clone(), &job.sha256)
+                .await?;
+            match etag::compare(returned.as_deref(), &expected) {
+                Some(true) => break,
+                // No MD5-style ETag: checked by a HEAD (or read-back) before the record.
+                None => {
+                    bar.inc(job.size);
+                    return Ok(Uploaded {
+                        bytes: job.size,
+                        checked: false,
+                    });
+                }
+                // Damaged on the way, or an ETag that only looks like an MD5 (SSE-KMS): the
+                // stored bytes decide.
+                Some(false) => {
+                    if remote.get_verified(&job.rel, &job.sha256).await.is_ok() {
+                        break;
+                    }
+                    if attempt == 3 {
+                        bail!(
+                            "{}/{}: the store kept receiving damaged bytes (3 uploads, ETag {:?} instead of {expected}); nothing was published",
+                            remote.url,
+                            job.rel,
+                            returned.unwrap_or_default()
+                        );
+                    }
+                    tracing::warn!(object = %job.rel, "upload damaged in transit; uploading again");
+                }
+            }
+        }
+        bar.inc(job.size);
+        Ok(Uploaded {
+            bytes: job.size,
+            checked: true,
+        })
     } else {
         use tokio::io::AsyncReadExt;
         let mut file = tokio::fs::File::open(&job.local)
@@ -194,6 +252,7 @@ async fn upload(
             .with_context(|| format!("cannot read {}", job.local.display()))?;
         let mut writer = remote.put_multipart(&job.rel, &job.sha256).await?;
         let mut hasher = Sha256::new();
+        let mut parts = etag::Multipart::new(crate::remote::MULTIPART_PART_SIZE);
         let mut buf = vec![0u8; 8 << 20];
         loop {
             let n = file.read(&mut buf).await?;
@@ -201,6 +260,7 @@ async fn upload(
                 break;
             }
             hasher.update(&buf[..n]);
+            parts.update(&buf[..n]);
             writer.wait_for_capacity(4).await?;
             writer.write(&buf[..n]);
             bar.inc(n as u64);
@@ -213,14 +273,30 @@ async fn upload(
                 job.local.display()
             );
         }
-        writer
+        let done = writer
             .finish()
             .await
             .with_context(|| format!("cannot finish uploading {}", job.rel))?;
-        return Ok(job.size);
+        let checked = match etag::compare(done.e_tag.as_deref(), &parts.finish()) {
+            Some(true) => true,
+            None => false,
+            Some(false) => {
+                // Read back in full before deciding (SSE-KMS ETags are not MD5s).
+                if remote.stream_sha256(&job.rel).await? != job.sha256 {
+                    bail!(
+                        "{}/{}: the store holds other bytes than were uploaded (multipart ETag mismatch and SHA-256 mismatch on read-back); publish again",
+                        remote.url,
+                        job.rel
+                    );
+                }
+                true
+            }
+        };
+        Ok(Uploaded {
+            bytes: job.size,
+            checked,
+        })
     }
-    bar.inc(job.size);
-    Ok(job.size)
 }
 
 /// Publishes the local version `source` to the repository URL `to`.
@@ -309,34 +385,38 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
     let finished = Arc::new(AtomicU64::new(0));
     let objects = jobs.len();
     bar.set_message(format!("0/{objects} objects"));
-    let results: Vec<Result<()>> = futures::stream::iter(jobs.iter())
-        .map(|job| {
+    let results: Vec<Result<(usize, bool)>> = futures::stream::iter(jobs.iter().enumerate())
+        .map(|(i, job)| {
             let remote = &remote;
             let bar = &bar;
             let uploaded = uploaded.clone();
             let bytes_up = bytes_up.clone();
             let finished = finished.clone();
             async move {
-                let n = upload(remote, job, bar, resuming).await?;
-                if n > 0 {
+                let u = upload(remote, job, bar, resuming).await?;
+                if u.bytes > 0 {
                     uploaded.fetch_add(1, Ordering::Relaxed);
-                    bytes_up.fetch_add(n, Ordering::Relaxed);
+                    bytes_up.fetch_add(u.bytes, Ordering::Relaxed);
                 }
                 let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
                 bar.set_message(format!("{done}/{objects} objects"));
-                Ok(())
+                Ok((i, u.checked))
             }
         })
         .buffer_unordered(opts.jobs.max(1))
         .collect()
         .await;
     bar.finish_and_clear();
+    let mut unchecked = Vec::new();
     for r in results {
-        r?;
+        let (i, checked) = r?;
+        if !checked {
+            unchecked.push(&jobs[i]);
+        }
     }
 
-    // Check every object before the version becomes visible.
-    let checks: Vec<Result<()>> = futures::stream::iter(jobs.iter())
+    // Check every object not checked yet before the version becomes visible.
+    let checks: Vec<Result<()>> = futures::stream::iter(unchecked)
         .map(|job| {
             let remote = &remote;
             async move {

@@ -21,6 +21,10 @@ use object_store::{
 
 use crate::record::VersionRecord;
 
+/// The part size of multipart uploads (every part but the last has exactly this size, which
+/// the multipart ETag check relies on).
+pub const MULTIPART_PART_SIZE: usize = 16 << 20;
+
 /// The user-metadata key under which every uploaded object carries its SHA-256 (hex).
 pub const SHA256_METADATA: &str = "sha256";
 
@@ -249,6 +253,34 @@ impl Remote {
         }
     }
 
+    /// Uploads a payload object (overwriting) with its SHA-256 as object metadata; returns the
+    /// ETag the store answered with, for the transfer check ([`crate::etag`]).
+    pub async fn put_payload(
+        &self,
+        rel: &str,
+        bytes: Bytes,
+        sha256: &str,
+    ) -> Result<Option<String>> {
+        self.check_writable()?;
+        let mut attributes = Attributes::new();
+        if self.keeps_metadata {
+            attributes.insert(
+                Attribute::Metadata(SHA256_METADATA.into()),
+                AttributeValue::from(sha256.to_string()),
+            );
+        }
+        let opts = PutOptions {
+            attributes,
+            ..Default::default()
+        };
+        let r = self
+            .store
+            .put_opts(&self.path(rel)?, PutPayload::from_bytes(bytes), opts)
+            .await
+            .with_context(|| format!("cannot upload {}/{rel}", self.url))?;
+        Ok(r.e_tag)
+    }
+
     /// Starts a multipart upload carrying `sha256` as object metadata.
     pub async fn put_multipart(
         &self,
@@ -274,7 +306,7 @@ impl Remote {
             .with_context(|| format!("cannot start uploading {}/{rel}", self.url))?;
         Ok(object_store::WriteMultipart::new_with_chunk_size(
             upload,
-            16 << 20,
+            MULTIPART_PART_SIZE,
         ))
     }
 
@@ -296,6 +328,18 @@ impl Remote {
             "{}/{rel}: the downloaded bytes do not match the manifest (expected {sha256}, got {actual}); not accepted",
             self.url
         )
+    }
+
+    /// The SHA-256 (hex) of the object's bytes, streamed (for large objects).
+    pub async fn stream_sha256(&self, rel: &str) -> Result<String> {
+        use futures::StreamExt;
+        use sha2::{Digest, Sha256};
+        let mut s = self.stream(rel).await?;
+        let mut h = Sha256::new();
+        while let Some(chunk) = s.next().await {
+            h.update(&chunk.with_context(|| format!("cannot read {}/{rel}", self.url))?);
+        }
+        Ok(hex::encode(h.finalize()))
     }
 
     /// Deletes an object (missing is fine).

@@ -393,6 +393,38 @@ fn transient_faults_are_retried_and_corruption_is_never_accepted() {
     );
     assert!(o.status.success(), "503s were not retried: {}", out(&o));
 
+    // An upload whose bytes were flipped on the way is caught by its ETag (moto does not
+    // check x-amz-checksum-sha256 itself), read back, found damaged and uploaded again; the
+    // result verifies in full.
+    let url2 = format!("s3://{BUCKET}/damaged-upload");
+    proxy.faults.corrupt_next_puts.store(1, Ordering::Relaxed);
+    let o = run(
+        &proxy.endpoint(),
+        &["publish", &format!("{repo}/tevolop@1.0.0"), "--to", &url2],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(proxy.faults.corrupt_next_puts.load(Ordering::Relaxed), 0);
+    let puts: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PUT") && r.contains("damaged-upload/tevolop/1.0.0/data/"))
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = puts.iter().collect();
+    assert_eq!(
+        puts.len(),
+        distinct.len() + 1,
+        "exactly the damaged object is uploaded twice: {puts:?}"
+    );
+    let o = run(
+        &proxy.endpoint(),
+        &["verify", &format!("{url2}/tevolop@1.0.0"), "--full"],
+    );
+    assert!(
+        o.status.success(),
+        "a damaged upload was accepted: {}",
+        out(&o)
+    );
+
     // A download whose bytes were flipped in transit is refused, then retried and accepted.
     let dest = tmp.path().join("pulled");
     proxy.faults.corrupt_next_gets.store(1, Ordering::Relaxed);

@@ -110,6 +110,9 @@ pub struct Faults {
     pub fail_next: AtomicUsize,
     /// Flip one byte in the body of this many GET responses whose body is larger than 64 bytes.
     pub corrupt_next_gets: AtomicUsize,
+    /// Flip one byte in the body of this many PUT requests whose body is larger than 4 KiB
+    /// (payload objects, not claims or probes: damage on the way to the server).
+    pub corrupt_next_puts: AtomicUsize,
     /// Close the connection mid-body on this many GET responses.
     pub truncate_next_gets: AtomicUsize,
     /// Delay every response by this many milliseconds.
@@ -248,6 +251,12 @@ fn handle(mut client: TcpStream, upstream: u16, f: &Faults) -> std::io::Result<(
             out.push_str("\r\n");
         }
         out.push_str("Connection: close\r\n\r\n");
+        let mut body = body;
+        if method == "PUT" && body.len() > 4096 && f.corrupt_next_puts.load(Ordering::Relaxed) > 0 {
+            f.corrupt_next_puts.fetch_sub(1, Ordering::Relaxed);
+            let mid = body.len() / 2;
+            body[mid] ^= 0x20;
+        }
         let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
         up.write_all(out.as_bytes())?;
         up.write_all(&body)?;
