@@ -5,26 +5,35 @@
 #   - pull of a ~1% selection: bytes transferred / selected bytes (target <= 1.01), and time vs
 #     `aws s3 cp --recursive` of the same objects
 #   - fast remote verify: requests per object and total time
-# The server is moto (pinned in tests/interop/requirements.txt) unless S3_ENDPOINT points at
-# another S3-compatible server (e.g. Garage: S3_ENDPOINT=http://127.0.0.1:3900 with its keys in
-# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and BUCKET created). moto is a Python server, so its
-# own per-request cost dominates small objects; both tools pay it equally.
+# The server is a single-node Garage started here (benches/lib.sh; the `garage` binary that
+# scripts/test.sh installs), or moto with BENCH_SERVER=moto (pinned in
+# tests/interop/requirements.txt; a Python server whose own per-request cost dominates small
+# objects), or any S3-compatible server at S3_ENDPOINT (keys in AWS_ACCESS_KEY_ID /
+# AWS_SECRET_ACCESS_KEY, BUCKET created). Garage ignores If-None-Match, so sciml-data publishes
+# there with --unsafe-no-conditional-writes; both tools pay the server's costs equally.
 #
 #   bash benches/publish_bench.sh [EVENTS]      (default 400000 synthetic events, ~30 years)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source benches/lib.sh
 EVENTS="${1:-400000}"
 VENV="${SCIML_DATA_VENV:-$PWD/.venv}"
-BIN="$PWD/target/release/sciml-data"
+BIN="${SCIML_DATA_BIN:-$PWD/target/release/sciml-data}"
 command -v rclone >/dev/null || { echo "installing rclone (Debian)"; apt-get install -y -qq rclone >/dev/null; }
 [ -x "$VENV/bin/aws" ] || "$VENV/bin/pip" install -q awscli
-[ -x "$BIN" ] && [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
+[ -x "$BIN" ] || { cargo build --release -q; BIN="$PWD/target/release/sciml-data"; }
 WORK="$(mktemp -d)"
-trap 'kill ${MOTO_PID:-0} ${PROXY_PID:-0} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill ${MOTO_PID:-0} ${GARAGE_PID:-0} 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-bench}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-bench}" AWS_REGION=us-east-1
 BUCKET="${BUCKET:-bench}"
-if [ -z "${S3_ENDPOINT:-}" ]; then
+UNSAFE=()
+if [ -z "${S3_ENDPOINT:-}" ] && [ "${BENCH_SERVER:-garage}" = garage ]; then
+	echo "== single-node Garage on loopback"
+	bench_garage_start "$WORK/garage"
+	S3_ENDPOINT="$AWS_ENDPOINT_URL"
+	UNSAFE=(--unsafe-no-conditional-writes)
+elif [ -z "${S3_ENDPOINT:-}" ]; then
 	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 	MOTO_PID=$!
@@ -45,7 +54,7 @@ echo "   $FILES objects, $BYTES bytes"
 t() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
 
 echo "== publish vs rclone copy --transfers 8"
-T_OURS=$(t "$BIN" --no-progress publish "$WORK/repo/tevolop@1.0.0" --to "s3://$BUCKET/ours" --jobs 8)
+T_OURS=$(t "$BIN" --no-progress publish "$WORK/repo/tevolop@1.0.0" --to "s3://$BUCKET/ours" --jobs 8 "${UNSAFE[@]}")
 cat > "$WORK/rclone.conf" <<EOC
 [s3]
 type = s3
@@ -53,7 +62,7 @@ provider = Other
 access_key_id = $AWS_ACCESS_KEY_ID
 secret_access_key = $AWS_SECRET_ACCESS_KEY
 endpoint = $S3_ENDPOINT
-region = us-east-1
+region = ${AWS_REGION:-us-east-1}
 EOC
 # rclone refuses a custom CA bundle for plain-HTTP endpoints; the endpoint here is loopback HTTP.
 T_RCLONE=$(t env -u AWS_CA_BUNDLE rclone --config "$WORK/rclone.conf" copy --transfers 8 "$BAG" "s3:$BUCKET/rclone/tevolop/1.0.0")

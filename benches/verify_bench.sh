@@ -64,7 +64,6 @@ trap cleanup EXIT
 REPO="$WORK/repo"
 BAG="$REPO/bench/1.0.0"
 rm -rf -- "$REPO"
-mkdir -p "$BAG/data" "$BAG/metadata" "$REPO/bench/versions"
 
 need_kb=$("$PY" -c "print(int(2300 * 1024 * float('$SCALE')))")
 avail_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
@@ -73,93 +72,9 @@ if [ "$avail_kb" -lt "$need_kb" ]; then
 	exit 1
 fi
 
-# --- payload: a few 256 MiB files, many 1-16 MiB, many 4-64 KiB (random bytes) -----------
-section "writing the payload (scale $SCALE)"
-"$PY" - "$BAG/data" "$SCALE" <<'PYEOF'
-import os, random, sys
-root, scale = sys.argv[1], float(sys.argv[2])
-rng = random.Random(8493)
-MiB, KiB = 1 << 20, 1 << 10
-block = os.urandom(64 * MiB)  # sliced at random offsets: content differs from file to file
-
-def write(path, size):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(os.urandom(64))  # unique head
-        left = size - 64
-        while left > 0:
-            off = rng.randrange(0, len(block) - MiB)
-            n = min(left, len(block) - off, 16 * MiB)
-            f.write(block[off:off + n])
-            left -= n
-
-total = 0
-big = max(1, round(4 * scale))
-for i in range(big):
-    write(f"{root}/big/chunk-{i:02d}.bin", int(256 * MiB * min(scale, 1.0)))
-    total += int(256 * MiB * min(scale, 1.0))
-medium_budget = int(940 * MiB * scale)
-i = 0
-while medium_budget > 0:
-    s = rng.randrange(1 * MiB, 16 * MiB + 1)
-    write(f"{root}/medium/{i // 50:03d}/part-{i:05d}.bin", s)
-    medium_budget -= s
-    total += s
-    i += 1
-nsmall = max(10, int(2000 * scale))
-for j in range(nsmall):
-    s = rng.randrange(4 * KiB, 64 * KiB + 1)
-    write(f"{root}/small/{j // 250:03d}/obj-{j:05d}.bin", s)
-    total += s
-print(f"{big} big + {i} medium + {nsmall} small files, {total / 1e9:.3f} GB")
-PYEOF
-
-# --- bag: manifest with coreutils, the rest per the layout contract ----------------------
-section "writing manifests, tag files and the version record"
-(cd "$BAG" && find data -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum -- >manifest-sha256.txt)
-"$PY" - "$REPO" <<'PYEOF'
-import datetime as dt, hashlib, json, os, sys
-repo = sys.argv[1]
-bag = os.path.join(repo, "bench", "1.0.0")
-lines = open(os.path.join(bag, "manifest-sha256.txt"), "rb").read().decode().splitlines()
-paths = [l.split("  ", 1)[1] for l in lines]
-assert paths == sorted(paths, key=lambda p: p.encode()), "manifest not bytewise sorted"
-sizes = [os.path.getsize(os.path.join(bag, p)) for p in paths]
-nbytes, nfiles = sum(sizes), len(paths)
-with open(os.path.join(bag, "metadata", "sizes.txt"), "w", newline="\n") as f:
-    for s, p in zip(sizes, paths):
-        f.write(f"{s}  {p}\n")
-digest = "sha256:" + hashlib.sha256(open(os.path.join(bag, "manifest-sha256.txt"), "rb").read()).hexdigest()
-today = dt.datetime.now(dt.timezone.utc)
-with open(os.path.join(bag, "metadata", "provenance.json"), "w") as f:
-    json.dump({"source": "bench", "inputs": [], "options": {}, "transforms": ["synthetic random payload"]}, f, indent=2)
-    f.write("\n")
-with open(os.path.join(bag, "bagit.txt"), "w", newline="\n") as f:
-    f.write("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
-with open(os.path.join(bag, "bag-info.txt"), "w", newline="\n") as f:
-    f.write(f"Payload-Oxum: {nbytes}.{nfiles}\n"
-            f"Bagging-Date: {today:%Y-%m-%d}\n"
-            f"External-Identifier: bench@1.0.0 {digest}\n"
-            "Bag-Group-Identifier: bench\n"
-            "Version: 1.0.0\n"
-            "Bag-Software-Agent: sciml-data verify_bench.sh\n"
-            "Source: bench\n")
-tags = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "metadata/provenance.json", "metadata/sizes.txt"]
-with open(os.path.join(bag, "tagmanifest-sha256.txt"), "w", newline="\n") as f:
-    for p in sorted(tags, key=lambda p: p.encode()):
-        f.write(hashlib.sha256(open(os.path.join(bag, p), "rb").read()).hexdigest() + "  " + p + "\n")
-record = {
-    "format": "sciml-data/version-record/1", "dataset": "bench", "version": "1.0.0",
-    "digest": digest, "parent": None, "created": today.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "message": "verify benchmark payload", "source": "bench",
-    "tool": {"name": "sciml-data", "version": "0.1.0"}, "inputs": [], "options": {},
-    "payload": {"files": nfiles, "bytes": nbytes},
-}
-with open(os.path.join(repo, "bench", "versions", "1.0.0.json"), "w") as f:
-    json.dump(record, f, indent=2)
-    f.write("\n")
-print(f"{nfiles} payload files, {nbytes} bytes, digest {digest}")
-PYEOF
+# --- payload (a few 256 MiB files, many 1-16 MiB, many 4-64 KiB) and the bag around it ----
+section "writing the payload, manifests, tag files and the version record (scale $SCALE)"
+"$PY" "$REPO_ROOT/benches/make_bag.py" "$REPO" --scale "$SCALE"
 
 PAYLOAD_BYTES=$(awk -F': ' '/^Payload-Oxum/ {split($2, a, "."); print a[1]}' "$BAG/bag-info.txt")
 PAYLOAD_FILES=$(awk -F': ' '/^Payload-Oxum/ {split($2, a, "."); print a[2]}' "$BAG/bag-info.txt")

@@ -172,14 +172,16 @@ struct Uploaded {
     checked: bool,
 }
 
-/// Uploads one object unless (when `resuming`) it is already there intact.
+/// Uploads one object unless it is already there intact. `present` holds the sizes of the
+/// objects already under the version's folder (listed once when resuming; empty otherwise):
+/// only those of the right size are looked at with a HEAD.
 async fn upload(
     remote: &Remote,
     job: &Job,
     bar: &indicatif::ProgressBar,
-    resuming: bool,
+    present: &std::collections::HashMap<String, u64>,
 ) -> Result<Uploaded> {
-    if resuming
+    if present.get(&job.rel) == Some(&job.size)
         && let Some(existing) = remote.head(&job.rel).await?
         && existing.size == job.size
         && existing.sha256.as_deref() == Some(job.sha256.as_str())
@@ -375,6 +377,14 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
         // Our own earlier, interrupted publish: resume.
     }
 
+    // What an earlier, interrupted publish (or, on stores without conditional writes, anyone)
+    // left under the version's folder: one listing instead of a HEAD per object.
+    let present = if resuming {
+        remote.list_sizes(&format!("{dataset}/{version}")).await?
+    } else {
+        Default::default()
+    };
+
     // Upload everything, the payload first.
     let mut jobs = jobs_for(&bag_dir, dataset, &version.to_string())?;
     jobs.sort_by_key(|j| (!j.rel.contains("/data/"), j.rel.clone()));
@@ -389,11 +399,12 @@ pub async fn publish(source: &Address, to: &str, opts: &PublishOptions) -> Resul
         .map(|(i, job)| {
             let remote = &remote;
             let bar = &bar;
+            let present = &present;
             let uploaded = uploaded.clone();
             let bytes_up = bytes_up.clone();
             let finished = finished.clone();
             async move {
-                let u = upload(remote, job, bar, resuming).await?;
+                let u = upload(remote, job, bar, present).await?;
                 if u.bytes > 0 {
                     uploaded.fetch_add(1, Ordering::Relaxed);
                     bytes_up.fetch_add(u.bytes, Ordering::Relaxed);

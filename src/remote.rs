@@ -368,6 +368,26 @@ impl Remote {
     }
 
     /// All versions of a dataset, oldest first (needs listing: not over plain HTTP).
+    /// Every object under the folder `rel` (recursively): path relative to the repository ->
+    /// size. One LIST request per 1,000 objects.
+    pub async fn list_sizes(&self, rel: &str) -> Result<std::collections::HashMap<String, u64>> {
+        let prefix = self.path(rel)?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut listing = self.store.list(Some(&prefix));
+        let mut out = std::collections::HashMap::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.with_context(|| format!("cannot list {}/{rel}", self.url))?;
+            let full = meta.location.to_string();
+            let rel = full.strip_prefix(&strip).unwrap_or(&full).to_string();
+            out.insert(rel, meta.size);
+        }
+        Ok(out)
+    }
+
     pub async fn versions(&self, dataset: &str) -> Result<Vec<VersionRecord>> {
         if self.http {
             bail!(
