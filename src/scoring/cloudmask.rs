@@ -490,6 +490,40 @@ async fn safe_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
     Ok(finish(image, rows, cols, truth))
 }
 
+/// The version's form (`safe` or `hdf`) and its arrays.
+fn open(bag: &Path) -> Result<(String, Arrays)> {
+    let root = bag.join(ZARR);
+    let group: Value = serde_json::from_slice(
+        &std::fs::read(root.join("zarr.json"))
+            .with_context(|| format!("{} has no {ZARR}", bag.display()))?,
+    )?;
+    let form = group
+        .pointer("/attributes/form")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if form != "safe" && form != "hdf" {
+        bail!("{ZARR}: unknown form {form:?} (expected safe or hdf)");
+    }
+    let arrays = Arrays {
+        store: Arc::new(AsyncObjectStore::new(LocalFileSystem::new_with_prefix(
+            &root,
+        )?)),
+        root,
+    };
+    Ok((form, arrays))
+}
+
+/// The model input and ground truth of scene `scene` of a version (either form).
+pub async fn scene_input(bag: &Path, scene: u64) -> Result<SceneInput> {
+    let (form, arrays) = open(bag)?;
+    if form == "hdf" {
+        hdf_scene(&arrays, scene).await
+    } else {
+        safe_scene(&arrays, scene).await
+    }
+}
+
 /// The version's scenes: `(scene, product, split)` from `data/splits/scenes.parquet`.
 pub fn scenes(bag: &Path) -> Result<Vec<(u64, String, String)>> {
     let p = bag.join("data/splits/scenes.parquet");
@@ -598,25 +632,7 @@ pub async fn score(
         "cloudmask",
         &[("x", vec![-1, CHANNELS as i64, PATCH as i64, PATCH as i64])],
     )?;
-    let root = bag.join(ZARR);
-    let group: Value = serde_json::from_slice(
-        &std::fs::read(root.join("zarr.json"))
-            .with_context(|| format!("{} has no {ZARR}", bag.display()))?,
-    )?;
-    let form = group
-        .pointer("/attributes/form")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if form != "safe" && form != "hdf" {
-        bail!("{ZARR}: unknown form {form:?} (expected safe or hdf)");
-    }
-    let arrays = Arrays {
-        store: Arc::new(AsyncObjectStore::new(LocalFileSystem::new_with_prefix(
-            &root,
-        )?)),
-        root,
-    };
+    let (form, arrays) = open(bag)?;
     runner.bar = crate::progress::count_bar(progress, chosen.len() as u64, "score");
     let mut pooled = Binary::default();
     let mut table_scene = Vec::new();
