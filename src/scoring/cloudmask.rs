@@ -172,8 +172,9 @@ impl Arrays {
         let a = Array::async_open(self.store.clone(), &format!("/{name}"))
             .await
             .with_context(|| format!("cannot open {ZARR}/{name}"))?;
-        let mut ranges = vec![scene..scene + 1];
-        ranges.extend(m.shape[1..].iter().map(|n| 0..*n));
+        let ranges: Vec<std::ops::Range<u64>> = std::iter::once(scene..scene + 1)
+            .chain(m.shape[1..].iter().map(|n| 0..*n))
+            .collect();
         let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
         macro_rules! get {
             ($t:ty) => {{
