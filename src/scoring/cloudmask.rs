@@ -399,7 +399,7 @@ async fn hdf_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
 
 /// SAFE form: the 1 km inputs derived from the Level-1 arrays (docs/scoring.md).
 async fn safe_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
-    let (bm, _) = (meta(&arrays.root, "S7_BT_in")?, ());
+    let bm = meta(&arrays.root, "S7_BT_in")?;
     let (rows, cols) = (bm.shape[1] as usize, bm.shape[2] as usize);
     let n = rows * cols;
     let mut image = vec![0f32; CHANNELS * n];
