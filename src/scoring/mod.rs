@@ -5,11 +5,12 @@
 //! and the baseline model (a small trained model that ships with the tool, or `--model FILE`).
 //! The model runs through ONNX Runtime ([`runtime`]) on the chosen execution provider; each
 //! benchmark module reads its split from the version and prepares the inputs exactly as the
-//! reference does ([`tevolop`], [`candle`]); [`metrics`] computes the scores. The result record
+//! reference does ([`tevolop`], [`candle`], [`stemdl`], [`cloudmask`]); [`metrics`] computes the scores. The result record
 //! (`--json`, schemas/score-result.schema.json) names everything needed to reproduce it, and
 //! `--predictions FILE` writes every prediction with its observed value and keys as Parquet.
 
 pub mod candle;
+pub mod cloudmask;
 pub mod columns;
 pub mod metrics;
 pub mod model;
@@ -298,9 +299,10 @@ fn benchmark_of(record: &VersionRecord) -> Result<&'static str> {
         "usgs" => "tevolop",
         "candle" => "candle-uno",
         "cbed" => "stemdl",
+        "slstr" => "cloudmask",
         other => bail!(
             "scoring is not implemented for source {other:?} (dataset {}); it exists for \
-             tevolop (usgs), candle-uno (candle) and stemdl (cbed)",
+             tevolop (usgs), candle-uno (candle), stemdl (cbed) and cloudmask (slstr)",
             record.dataset
         ),
     })
@@ -406,13 +408,23 @@ pub async fn score_address(
     let bag = repo.bag_dir(&addr.dataset, addr.require_version()?);
     let benchmark = benchmark_of(&record)?;
     let entry = crate::catalog::entry(benchmark)?;
+    let mut split_note = None;
     let split = match &opts.split {
         Some(s) => s.clone(),
-        None => entry
-            .pointer("/scoring/split")
-            .and_then(Value::as_str)
-            .unwrap_or("validation")
-            .to_string(),
+        None => {
+            let s = entry
+                .pointer("/scoring/split")
+                .and_then(Value::as_str)
+                .unwrap_or("validation")
+                .to_string();
+            if benchmark == "cloudmask" {
+                let (s, note) = cloudmask::default_split(&bag, &s)?;
+                split_note = note;
+                s
+            } else {
+                s
+            }
+        }
     };
     let t1 = Instant::now();
     let model = match &opts.model {
@@ -447,13 +459,17 @@ pub async fn score_address(
         bar: ProgressBar::hidden(),
     };
     let t2 = Instant::now();
-    let outcome = match benchmark {
+    let mut outcome = match benchmark {
         "tevolop" => tevolop::score(&bag, &split, &mut runner, opts.progress).await?,
         "candle-uno" => candle::score(&bag, &split, &mut runner, opts.progress).await?,
         "stemdl" => stemdl::score(&bag, &split, &mut runner, opts.progress).await?,
+        "cloudmask" => cloudmask::score(&bag, &split, &mut runner, opts.progress).await?,
         _ => unreachable!("benchmark_of returns known names"),
     };
     runner.bar.finish_and_clear();
+    if let Some(n) = split_note {
+        outcome.notes.insert(0, n);
+    }
     let score_seconds = t2.elapsed().as_secs_f64();
     if let Some(p) = &opts.predictions {
         predictions::write(p, &outcome.predictions)?;

@@ -67,9 +67,12 @@ pub fn from_file(path: &Path, expect_sha256: Option<&str>) -> Result<Model> {
 /// Files are looked up among the embedded models first, then relative to `search_root`.
 pub fn from_catalog(entry: &Value, search_root: Option<&Path>) -> Result<Model> {
     let id = entry.get("id").and_then(Value::as_str).unwrap_or("?");
-    let m = entry
-        .pointer("/scoring/model")
-        .with_context(|| format!("catalog entry {id} names no scoring model; pass --model FILE"))?;
+    let m = entry.pointer("/scoring/model").with_context(|| {
+        format!(
+            "no baseline model is registered for {id} (catalog/{id}.json has no scoring.model); \
+                 pass --model FILE to score with an ONNX model"
+        )
+    })?;
     let file = m
         .get("file")
         .and_then(Value::as_str)

@@ -190,7 +190,18 @@ struct Arrays {
     scenes: u64,
     order: Vec<String>,
     plans: BTreeMap<String, (ArrayPlan, Array<StagingZarrStore>)>,
+    /// Per array, per scene: the grid geometry global attributes of the file the scene's
+    /// values came from (see [`GEOMETRY_ATTRIBUTES`]).
+    geometry: BTreeMap<String, Vec<Value>>,
 }
+
+/// The global attributes of a product file that place its grid on the tie-point grid
+/// (STFC `load_reflectance_channel` interpolates `solar_zenith_tn` with them). They can
+/// differ between products, so they are kept per scene in the array attribute
+/// [`GEOMETRY_ATTRIBUTE`].
+pub const GEOMETRY_ATTRIBUTES: [&str; 3] = ["resolution", "track_offset", "start_offset"];
+/// The array attribute holding, per scene, the [`GEOMETRY_ATTRIBUTES`] of its source file.
+pub const GEOMETRY_ATTRIBUTE: &str = "product_geometry";
 
 impl Arrays {
     async fn put(
@@ -330,6 +341,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         scenes: n,
         order: Vec::new(),
         plans: BTreeMap::new(),
+        geometry: BTreeMap::new(),
     };
     let specs = safe::variables();
     let steps = match form {
@@ -348,10 +360,26 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         match p {
             Product::Safe(sp) => {
                 let mut vars = read_ahead(sp.clone(), specs.clone());
+                let mut file_geometry: BTreeMap<String, Value> = BTreeMap::new();
                 while let Some(next) = vars.recv().await {
                     let (spec, var) = next?;
                     let spec = &spec;
                     check_grid(&var, spec.grid, opts.grid, &product)?;
+                    if spec.grid != Grid::Detectors {
+                        if !file_geometry.contains_key(&spec.file) {
+                            let g = sp.global_attributes(&spec.file)?;
+                            let picked: Map<String, Value> = GEOMETRY_ATTRIBUTES
+                                .iter()
+                                .filter_map(|k| g.get(*k).map(|v| ((*k).to_string(), v.clone())))
+                                .collect();
+                            file_geometry.insert(spec.file.clone(), Value::Object(picked));
+                        }
+                        arrays
+                            .geometry
+                            .entry(var.name.clone())
+                            .or_insert_with(|| vec![Value::Null; n as usize])[i] =
+                            file_geometry[&spec.file].clone();
+                    }
                     if var.name == "confidence_in" {
                         info.day_fraction = day_fraction(&var);
                         info.day_night = info
@@ -405,7 +433,12 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
     bar.finish_and_clear();
 
     for name in &arrays.order {
-        let (_, array) = &arrays.plans[name];
+        let (_, array) = arrays.plans.get_mut(name).expect("planned");
+        if let Some(g) = arrays.geometry.remove(name) {
+            array
+                .attributes_mut()
+                .insert(GEOMETRY_ATTRIBUTE.into(), Value::Array(g));
+        }
         array.async_store_metadata().await?;
     }
     let mut g = GroupBuilder::new().build(arrays.store.clone(), "/")?;

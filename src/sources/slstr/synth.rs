@@ -76,6 +76,12 @@ const BT_OFFSET: f64 = 283.73;
 const FILL16: i16 = i16::MIN;
 const FILL32: i32 = i32::MIN;
 const DETECTORS: usize = 4;
+/// The grid geometry global attributes the files carry (`track_offset`, `resolution`;
+/// `start_offset` is 0): the 1 km and 500 m files, and the tie-point grid.
+const TRACK_OFFSET: i32 = 998;
+const TN_TRACK_OFFSET: i32 = 64;
+/// Tie-point spacing across track, in 1 km columns (`resolution` "[ 16000 1000 ]").
+const TN_STEP: f64 = 16.0;
 
 const BAYES: [(&str, u8); 4] = [
     ("single_low", 1),
@@ -194,7 +200,7 @@ struct Scene {
     geo_an: (Vec<i32>, Vec<i32>),
     geo_in: (Vec<i32>, Vec<i32>),
     sza_tn: Vec<f64>,
-    sza_in: Vec<f32>,
+    sza_in: Vec<f64>,
     irradiance: Vec<Vec<f32>>,
 }
 
@@ -241,6 +247,10 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     // Solar zenith angle varies across the swath.
     let sza0: f32 = if day { 35.0 } else { 115.0 };
     let sza_at = |c: f32, ncols: f32| sza0 + 20.0 * (c / ncols - 0.5);
+    // The same angle as a smooth function of the 1 km position (row, column), from which
+    // both the tie-point grid and the 1 km angles of the .hdf form are taken: interpolating
+    // the tie points with the files' geometry attributes gives the 1 km angles back.
+    let sza_fn = |r: f64, c: f64| f64::from(sza0) + 20.0 * (c / cols as f64 - 0.5) + 0.002 * r;
     let mu0 = |s: f32| {
         if s < 90.0 {
             (s.to_radians()).cos()
@@ -285,13 +295,13 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     let mut bayes = vec![0u8; n];
     let mut cloud = vec![0u16; n];
     let mut confidence = vec![0u16; n];
-    let mut sza_in = vec![0f32; n];
+    let mut sza_in = vec![0f64; n];
     for i in 0..n {
         let (r, c) = (i / cols, i % cols);
         let cv = cover(cloud_field[i]);
         let is_land = land(land_field[i]);
-        let sza = sza_at(c as f32, cols as f32);
-        sza_in[i] = sza;
+        sza_in[i] = sza_fn(r as f64, c as f64);
+        let sza = sza_in[i] as f32;
         let surface = if is_land {
             if day { 295.0 } else { 278.0 }
         } else {
@@ -367,9 +377,11 @@ fn make_scene(k: usize, opts: &SynthOptions) -> Scene {
     let tie_cols = cols.div_ceil(16) + 36;
     let mut sza_tn = vec![0f64; rows * tie_cols];
     for r in 0..rows {
-        for c in 0..tie_cols {
-            sza_tn[r * tie_cols + c] =
-                f64::from(sza_at(c as f32, tie_cols as f32)) + 0.002 * r as f64;
+        for t in 0..tie_cols {
+            // Tie-point column t lies at 1 km column (t - 64) * 16 + 998 (the inverse of the
+            // STFC mapping with the files' track_offset and resolution attributes).
+            let c = (t as f64 - f64::from(TN_TRACK_OFFSET)) * TN_STEP + f64::from(TRACK_OFFSET);
+            sza_tn[r * tie_cols + t] = sza_fn(r as f64, c);
         }
     }
     let irradiance = IRRADIANCE
@@ -435,9 +447,9 @@ fn globals(f: &mut netcdf::FileMut, s: &Scene, file: &str, resolution: &str) -> 
     f.add_attribute(
         "track_offset",
         if resolution.contains("16000") {
-            64i32
+            TN_TRACK_OFFSET
         } else {
-            998i32
+            TRACK_OFFSET
         },
     )?;
     Ok(())
@@ -661,7 +673,7 @@ fn write_hdf(s: &Scene, path: &Path) -> Result<()> {
                 (f64::from(v) * BT_SCALE + BT_OFFSET) as f32
             };
         }
-        let sza = f64::from(s.sza_in[i]);
+        let sza = s.sza_in[i];
         let mu0 = if sza < 90.0 {
             (sza * 0.017453292).cos()
         } else {
