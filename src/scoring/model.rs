@@ -25,6 +25,10 @@ const EMBEDDED: &[(&str, &[u8])] = &[
         "models/stemdl-resnet50-demo.onnx",
         include_bytes!("../../models/stemdl-resnet50-demo.onnx"),
     ),
+    (
+        "models/cloudmask-unet-demo.onnx",
+        include_bytes!("../../models/cloudmask-unet-demo.onnx"),
+    ),
 ];
 
 /// A model ready to load: its bytes, SHA-256 and where it came from.
