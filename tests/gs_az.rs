@@ -49,9 +49,9 @@ fn az(a: &Azurite, via: Option<&str>, args: &[&str]) -> Output {
     c.args(args).output().unwrap()
 }
 
-fn az_env(a: &Azurite, envs: &[(&str, &str)], args: &[&str]) -> Output {
+fn az_env(a: &Azurite, via: Option<&str>, envs: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = sciml();
-    a.env(&mut c, None);
+    a.env(&mut c, via);
     c.envs(envs.iter().copied()).args(args).output().unwrap()
 }
 
@@ -280,6 +280,11 @@ fn az_metadata_conditional_create_and_multipart_through_the_library() {
         assert_eq!(head.sha256.as_deref(), Some(big_sha.as_str()));
         let back = remote.get_verified("big.bin", &big_sha).await.unwrap();
         assert_eq!(back.len(), big.len());
+
+        // abfs://container/prefix (the fsspec form) names the same objects.
+        let abfs = Remote::open(&format!("abfs://{CONTAINER}/lib")).unwrap();
+        let head = abfs.head("big.bin").await.unwrap().unwrap();
+        assert_eq!(head.sha256.as_deref(), Some(big_sha.as_str()));
     });
 }
 
@@ -296,8 +301,10 @@ fn az_publish_through_multipart_uploads() {
         ("SCIML_DATA_MULTIPART_THRESHOLD", "4096"),
         ("SCIML_DATA_MULTIPART_PART_SIZE", "8192"),
     ];
+    let proxy = Proxy::start(azurite.port);
     let o = az_env(
         &azurite,
+        Some(&proxy.endpoint()),
         &knobs,
         &[
             "publish",
@@ -316,6 +323,18 @@ fn az_publish_through_multipart_uploads() {
         big > 8192,
         "the test needs an object of several blocks ({big} bytes)"
     );
+    // A Put Block per part, a Put Block List to commit each multipart object.
+    let reqs = proxy.requests();
+    let blocks = reqs
+        .iter()
+        .filter(|r| r.starts_with("PUT") && r.contains("comp=block&"))
+        .count();
+    let lists: Vec<&String> = reqs
+        .iter()
+        .filter(|r| r.starts_with("PUT") && r.contains("comp=blocklist"))
+        .collect();
+    assert!(!lists.is_empty() && blocks > lists.len(), "{reqs:?}");
+    assert!(lists.iter().any(|r| r.contains("events/year")), "{lists:?}");
     // Fast verify needs the SHA-256 that the multipart uploads stored as metadata.
     let o = az(&azurite, None, &["verify", &addr, "--json"]);
     assert!(o.status.success(), "{}", out(&o));
