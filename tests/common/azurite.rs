@@ -18,7 +18,13 @@ pub const ACCOUNT_KEY: &str =
 /// `.tools/azurite` in the repository.
 pub fn azurite_bin() -> PathBuf {
     if let Ok(p) = std::env::var("AZURITE_BLOB_BIN") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "AZURITE_BLOB_BIN={} does not exist",
+            p.display()
+        );
+        return p;
     }
     let tools = std::env::var("SCIML_DATA_TOOLS")
         .map(PathBuf::from)

@@ -11,7 +11,13 @@ use super::s3::{free_port, http, wait_for_port};
 /// Finds the fake-gcs-server binary of the test venv (scripts/test.sh creates it).
 pub fn fake_gcs_server_bin() -> PathBuf {
     if let Ok(p) = std::env::var("FAKE_GCS_SERVER_BIN") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "FAKE_GCS_SERVER_BIN={} does not exist",
+            p.display()
+        );
+        return p;
     }
     let venv = std::env::var("SCIML_DATA_VENV")
         .map(PathBuf::from)
