@@ -6,6 +6,7 @@
 #   sciml_bootstrap_rust        # cargo, clippy and rustfmt present
 #   sciml_bootstrap_cmake       # CMake >= 3.26 for the static HDF5 / netCDF-C build; exports CMAKE
 #   sciml_bootstrap_onnxruntime # ONNX Runtime CPU library for verify --score; exports ORT_DYLIB_PATH
+#   sciml_bootstrap_azurite     # Azurite (npm) in .tools/azurite for tests/gs_az.rs; exports AZURITE_BLOB_BIN
 #
 # Must be sourced from the repository root. Idempotent: a second call is a few
 # milliseconds when nothing changed (a stamp file records what was installed).
@@ -141,6 +142,42 @@ sciml_bootstrap_garage() {
 		return 1
 	}
 	rm -rf "${TMPDIR:-/tmp}/sciml-garage-build"
+}
+
+# Azurite, Microsoft's Azure Storage emulator, for tests/gs_az.rs (az:// repositories): the
+# pinned npm package in .tools/azurite (once; reused when that version is there). Needs node
+# and npm (Azurite 3.37 declares node >= 22 but its blob service runs on node 20). Exports
+# AZURITE_BLOB_BIN, which the tests read. (The GCS emulator of the same tests,
+# fake-gcs-server, comes with the venv: tests/interop/requirements.txt.)
+SCIML_AZURITE_VERSION="3.37.0"
+sciml_bootstrap_azurite() {
+	local tools="${SCIML_DATA_TOOLS:-$PWD/.tools}/azurite"
+	local bin="$tools/node_modules/.bin/azurite-blob"
+	local have=""
+	have="$(cat "$tools/node_modules/azurite/package.json" 2>/dev/null | sed -n 's/^[[:space:]]*"version": "\([^"]*\)".*/\1/p' | head -n1 || true)"
+	if [ -x "$bin" ] && [ "$have" = "$SCIML_AZURITE_VERSION" ]; then
+		export AZURITE_BLOB_BIN="$bin"
+		sciml_log "azurite $SCIML_AZURITE_VERSION present at $bin"
+		return 0
+	fi
+	command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || {
+		sciml_die "node and npm are needed for the Azurite emulator (apt-get install nodejs npm)"
+		return 1
+	}
+	sciml_log "installing azurite $SCIML_AZURITE_VERSION from npm into $tools (for tests/gs_az.rs)"
+	rm -rf -- "$tools"
+	mkdir -p "$tools"
+	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
+		"azurite@$SCIML_AZURITE_VERSION" >&2 || {
+		sciml_die "npm install azurite@$SCIML_AZURITE_VERSION failed"
+		return 1
+	}
+	[ -x "$bin" ] || {
+		sciml_die "$bin is missing after npm install"
+		return 1
+	}
+	export AZURITE_BLOB_BIN="$bin"
+	sciml_log "using AZURITE_BLOB_BIN=$bin"
 }
 
 # CMake >= 3.26 for the static HDF5 2.x and netCDF-C builds behind the `hdf5-metno` and

@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # 1. set-up: Python venv at .venv with tests/interop/requirements.txt (reused when current),
-#    clippy/rustfmt present, CMake >= 3.26 for the static HDF5 / netCDF-C build (.tools/cmake)
+#    clippy/rustfmt present, CMake >= 3.26 for the static HDF5 / netCDF-C build (.tools/cmake),
+#    the Garage S3 server, Azurite (npm, .tools/azurite); moto and fake-gcs-server come with the venv
 # 2. cargo build                    (debug binary target/debug/sciml-data)
 # 3. cargo test                     (all Rust tests; the venv is first on PATH)
 # 4. pytest tests/interop           (zarr-python, xarray, pyarrow, DuckDB, bagit-python,
@@ -14,7 +15,8 @@
 #
 # Steps 3-6 all run even when an earlier one fails, so one run reports every problem; the
 # script exits non-zero if any step failed (a failed build stops it at once).
-# Needs: cargo (Rust >= 1.92), Python >= 3.11, network access to PyPI on first run, and
+# Needs: cargo (Rust >= 1.92), Python >= 3.11, node + npm, network access to PyPI and npm on
+# first run, and
 # ../shared/realdata beside the repository for the interop tests.
 set -euo pipefail
 
@@ -96,6 +98,7 @@ run_step "Set-up: Python venv ($VENV)" sciml_bootstrap_python
 run_step "Set-up: Rust toolchain" sciml_bootstrap_rust
 run_step "Set-up: CMake >= 3.26 (static HDF5 / netCDF-C build)" sciml_bootstrap_cmake
 run_step "Set-up: Garage S3 server (tests/garage.rs)" sciml_bootstrap_garage
+run_step "Set-up: Azurite Azure Storage emulator (tests/gs_az.rs)" sciml_bootstrap_azurite
 if [ "$FAILED" -ne 0 ]; then
 	summary
 	exit 1

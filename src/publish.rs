@@ -7,7 +7,8 @@
 //!    `--unsafe-no-conditional-writes` is given; the version record then says so.
 //! 3. A create-only *claim* `<dataset>/claims/<version>.json` names the digest being published,
 //!    so that two publishers of different content for one version cannot interleave objects.
-//! 4. Every object is uploaded (in parallel; multipart above 64 MiB) with its SHA-256 as object
+//! 4. Every object is uploaded (in parallel; multipart above 64 MiB, or
+//!    `SCIML_DATA_MULTIPART_THRESHOLD` bytes) with its SHA-256 as object
 //!    metadata (and S3's x-amz-checksum-sha256, which the server checks); objects already there
 //!    with the right size and SHA-256 are skipped, which is what makes a killed publish resume.
 //! 5. Every object is checked before the version record is written last, create-only: by the
@@ -40,6 +41,16 @@ use crate::repository::Repository;
 
 /// Objects larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
+
+/// The multipart threshold in force: [`MULTIPART_THRESHOLD`] unless the environment variable
+/// `SCIML_DATA_MULTIPART_THRESHOLD` gives another size in bytes (for tests of the multipart
+/// path on small objects; docs/format.md).
+pub fn multipart_threshold() -> u64 {
+    std::env::var("SCIML_DATA_MULTIPART_THRESHOLD")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(MULTIPART_THRESHOLD)
+}
 /// Where the probe result is remembered, relative to the repository.
 pub const STORE_INFO: &str = ".sciml-data/store.json";
 
@@ -192,7 +203,7 @@ async fn upload(
             checked: true,
         });
     }
-    if job.size <= MULTIPART_THRESHOLD {
+    if job.size <= multipart_threshold() {
         let bytes = Bytes::from(
             tokio::fs::read(&job.local)
                 .await
@@ -254,7 +265,7 @@ async fn upload(
             .with_context(|| format!("cannot read {}", job.local.display()))?;
         let mut writer = remote.put_multipart(&job.rel, &job.sha256).await?;
         let mut hasher = Sha256::new();
-        let mut parts = etag::Multipart::new(crate::remote::MULTIPART_PART_SIZE);
+        let mut parts = etag::Multipart::new(crate::remote::multipart_part_size());
         let mut buf = vec![0u8; 8 << 20];
         loop {
             let n = file.read(&mut buf).await?;

@@ -3,8 +3,23 @@
 //!
 //! S3 configuration comes from the standard AWS environment variables (`AWS_ENDPOINT_URL` or
 //! `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `AWS_SESSION_TOKEN`, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`, `AWS_ALLOW_HTTP`). Credentials are
-//! never printed or logged.
+//! `AWS_SESSION_TOKEN`, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`, `AWS_ALLOW_HTTP`).
+//!
+//! Google Cloud Storage (`gs://bucket/prefix`) reads `GOOGLE_SERVICE_ACCOUNT` (a key file),
+//! `GOOGLE_SERVICE_ACCOUNT_KEY` (the key's JSON), `GOOGLE_APPLICATION_CREDENTIALS`, else the
+//! gcloud application-default credentials, else the instance metadata server;
+//! `GOOGLE_BASE_URL` overrides the endpoint, and `STORAGE_EMULATOR_HOST` (host:port or URL, the
+//! Google client libraries' convention) names an emulator, which is sent no credentials.
+//!
+//! Azure Blob Storage (`az://container/prefix`, `abfs[s]://container/prefix` or
+//! `abfs[s]://container@account.dfs.core.windows.net/prefix`) reads `AZURE_STORAGE_ACCOUNT_NAME`
+//! and one of `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_KEY`, `AZURE_STORAGE_TOKEN`,
+//! `AZURE_CLIENT_ID`/`AZURE_CLIENT_SECRET`/`AZURE_TENANT_ID` (service principal), workload or
+//! managed identity; `AZURE_STORAGE_ENDPOINT` overrides the endpoint, and
+//! `AZURE_STORAGE_USE_EMULATOR=true` talks to Azurite at `AZURITE_BLOB_STORAGE_URL`
+//! (default `http://127.0.0.1:10000`) with its well-known development account.
+//!
+//! Credentials are never printed or logged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,17 +28,15 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3Builder, Checksum};
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::{GcpCredential, GcpSigningCredential, GoogleCloudStorageBuilder};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, GetOptions, ObjectStore,
-    ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig, StaticCredentialProvider,
 };
 
 use crate::record::VersionRecord;
-
-/// The part size of multipart uploads (every part but the last has exactly this size, which
-/// the multipart ETag check relies on).
-pub const MULTIPART_PART_SIZE: usize = 16 << 20;
 
 /// The user-metadata key under which every uploaded object carries its SHA-256 (hex).
 pub const SHA256_METADATA: &str = "sha256";
@@ -55,7 +68,7 @@ pub struct Remote {
 pub fn is_remote(location: &str) -> bool {
     let lower = location.to_ascii_lowercase();
     [
-        "s3://", "gs://", "az://", "abfs://", "file://", "http://", "https://",
+        "s3://", "gs://", "az://", "abfs://", "abfss://", "file://", "http://", "https://",
     ]
     .iter()
     .any(|s| lower.starts_with(s))
@@ -77,6 +90,32 @@ fn client_options() -> ClientOptions {
     ClientOptions::new()
         .with_connect_timeout(Duration::from_secs(30))
         .with_timeout(Duration::from_secs(300))
+}
+
+/// The part size of multipart uploads: 16 MiB unless `SCIML_DATA_MULTIPART_PART_SIZE` gives
+/// another size in bytes (S3 and GCS want at least 5 MiB for every part but the last). Every
+/// part but the last has exactly this size, which the multipart ETag check relies on.
+pub fn multipart_part_size() -> usize {
+    std::env::var("SCIML_DATA_MULTIPART_PART_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(16 << 20)
+}
+
+/// The GCS emulator named by `STORAGE_EMULATOR_HOST` (the Google client libraries'
+/// convention: `host:port` or a URL), as a base URL.
+fn gcs_emulator_host() -> Option<String> {
+    let host = std::env::var("STORAGE_EMULATOR_HOST").ok()?;
+    let host = host.trim().trim_end_matches('/');
+    if host.is_empty() {
+        return None;
+    }
+    Some(if host.contains("://") {
+        host.to_string()
+    } else {
+        format!("http://{host}")
+    })
 }
 
 impl Remote {
@@ -132,10 +171,59 @@ impl Remote {
                         .build()?;
                     (Arc::new(store), path, false, true)
                 }
-                "gs" | "az" | "abfs" => {
-                    let (store, p) = object_store::parse_url_opts(&parsed, std::env::vars())
-                        .with_context(|| format!("cannot configure access to {url}"))?;
-                    (Arc::from(store), p.to_string(), true, false)
+                "gs" => {
+                    let bucket = parsed.host_str().context("gs:// URL without a bucket")?;
+                    let mut b = GoogleCloudStorageBuilder::from_env()
+                        .with_bucket_name(bucket)
+                        .with_retry(retry());
+                    // GOOGLE_BASE_URL (read by from_env) or the Google client libraries'
+                    // STORAGE_EMULATOR_HOST points at another endpoint, e.g. an emulator.
+                    let mut base_url = std::env::var("GOOGLE_BASE_URL").ok();
+                    if let Some(host) = gcs_emulator_host() {
+                        // An emulator takes no OAuth token: a static empty one, so that no
+                        // credential (and no metadata server) is ever looked up.
+                        b = b
+                            .with_credentials(Arc::new(StaticCredentialProvider::new(
+                                GcpCredential {
+                                    bearer: String::new(),
+                                },
+                            )))
+                            .with_signing_credentials(Arc::new(StaticCredentialProvider::new(
+                                GcpSigningCredential {
+                                    email: String::new(),
+                                    private_key: None,
+                                },
+                            )));
+                        if base_url.is_none() {
+                            b = b.with_base_url(&host);
+                            base_url = Some(host);
+                        }
+                    }
+                    let plain_http = base_url.is_some_and(|u| u.starts_with("http://"));
+                    let store = b
+                        .with_client_options(client_options().with_allow_http(plain_http))
+                        .build()
+                        .with_context(|| {
+                            format!("cannot configure Google Cloud Storage access for {url}")
+                        })?;
+                    (Arc::new(store), path, true, false)
+                }
+                "az" | "abfs" | "abfss" => {
+                    // The container (and, for abfs[s]://container@account.dfs.core.windows.net,
+                    // the account) come from the URL; everything else from AZURE_* variables.
+                    let endpoint = std::env::var("AZURE_STORAGE_ENDPOINT")
+                        .or_else(|_| std::env::var("AZURE_ENDPOINT"))
+                        .ok();
+                    let plain_http = endpoint.is_some_and(|e| e.starts_with("http://"));
+                    let store = MicrosoftAzureBuilder::from_env()
+                        .with_url(url.as_str())
+                        .with_retry(retry())
+                        .with_client_options(client_options().with_allow_http(plain_http))
+                        .build()
+                        .with_context(|| {
+                            format!("cannot configure Azure Blob Storage access for {url}")
+                        })?;
+                    (Arc::new(store), path, true, false)
                 }
                 other => bail!("unsupported repository URL scheme {other:?} in {url}"),
             };
@@ -306,7 +394,7 @@ impl Remote {
             .with_context(|| format!("cannot start uploading {}/{rel}", self.url))?;
         Ok(object_store::WriteMultipart::new_with_chunk_size(
             upload,
-            MULTIPART_PART_SIZE,
+            multipart_part_size(),
         ))
     }
 

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod azurite;
 pub mod garage;
+pub mod gcs;
 pub mod s3;
 
 use std::collections::BTreeMap;

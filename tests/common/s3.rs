@@ -32,7 +32,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+pub fn wait_for_port(port: u16) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -106,6 +106,10 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
 pub struct Faults {
     /// Drop `If-None-Match` from requests (a store that ignores conditional writes).
     pub strip_if_none_match: AtomicBool,
+    /// Answer a PUT's 409 Conflict or 412 Precondition Failed with 201 Created, as a store that
+    /// ignores conditional writes would (where a request signature covers If-None-Match, as
+    /// Azure's shared key does, dropping the header is not possible).
+    pub conflicts_as_created: AtomicBool,
     /// Answer this many requests with 503 before forwarding any.
     pub fail_next: AtomicUsize,
     /// Flip one byte in the body of this many GET responses whose body is larger than 64 bytes.
@@ -265,9 +269,32 @@ fn handle(mut client: TcpStream, upstream: u16, f: &Faults) -> std::io::Result<(
         let head_end = find(&resp, b"\r\n\r\n")
             .map(|i| i + 4)
             .unwrap_or(resp.len());
-        let (rhead, rbody) = resp.split_at_mut(head_end);
-        let rhead = String::from_utf8_lossy(rhead).to_string();
-        let mut rbody = rbody.to_vec();
+        let (rhead, rbody) = resp.split_at(head_end);
+        let mut rhead = String::from_utf8_lossy(rhead).to_string();
+        let mut drop_body = false;
+        if method == "PUT"
+            && f.conflicts_as_created.load(Ordering::Relaxed)
+            && (rhead.starts_with("HTTP/1.1 409") || rhead.starts_with("HTTP/1.1 412"))
+        {
+            let rest = rhead.split_once("\r\n").map(|(_, r)| r).unwrap_or("");
+            let rest: Vec<&str> = rest
+                .split("\r\n")
+                .filter(|l| {
+                    let l = l.to_ascii_lowercase();
+                    !l.starts_with("content-length") && !l.starts_with("transfer-encoding")
+                })
+                .collect();
+            rhead = format!(
+                "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n{}",
+                rest.join("\r\n")
+            );
+            drop_body = true;
+        }
+        let mut rbody = if drop_body {
+            Vec::new()
+        } else {
+            rbody.to_vec()
+        };
         if method == "GET" && rbody.len() > 64 && f.corrupt_next_gets.load(Ordering::Relaxed) > 0 {
             f.corrupt_next_gets.fetch_sub(1, Ordering::Relaxed);
             let mid = rbody.len() / 2;
