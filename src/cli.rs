@@ -780,7 +780,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     predictions,
                     progress,
                 };
-                let (r, rec) = crate::scoring::score_address(&addr, &opts).await?;
+                // Any error of scoring itself (bad model, missing runtime, ...) is status 2,
+                // apart from 1 (data did not verify) and 3 (target not met).
+                let (r, rec) = match crate::scoring::score_address(&addr, &opts).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
                 let Some(rec) = rec else {
                     print!("{}", report::verify(&addr.to_string(), &r));
                     eprintln!("not scored: the data did not verify");

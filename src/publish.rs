@@ -242,6 +242,7 @@ async fn upload(
                         break;
                     }
                     if attempt == 3 {
+                        remote.delete(&job.rel).await?;
                         bail!(
                             "{}/{}: the store kept receiving damaged bytes (3 uploads, ETag {:?} instead of {expected}); nothing was published",
                             remote.url,
@@ -296,6 +297,8 @@ async fn upload(
             Some(false) => {
                 // Read back in full before deciding (SSE-KMS ETags are not MD5s).
                 if remote.stream_sha256(&job.rel).await? != job.sha256 {
+                    // Removed, so that a resumed publish does not take it for intact.
+                    remote.delete(&job.rel).await?;
                     bail!(
                         "{}/{}: the store holds other bytes than were uploaded (multipart ETag mismatch and SHA-256 mismatch on read-back); publish again",
                         remote.url,

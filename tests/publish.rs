@@ -710,3 +710,50 @@ fn pull_fetches_only_the_selection() {
             .any(|e| e.unwrap().file_name() == "partial")
     );
 }
+
+#[test]
+fn multipart_uploads_are_checked_by_their_etag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = local_repo(tmp.path());
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    let proxy = Proxy::start(moto.port);
+    let url = format!("s3://{BUCKET}/multipart");
+    let publish = || {
+        bin(&proxy.endpoint())
+            // Every object above 4 KiB goes up as a multipart upload.
+            .env("SCIML_DATA_MULTIPART_THRESHOLD", "4096")
+            .env("SCIML_DATA_MULTIPART_PART_SIZE", "5242880")
+            .args(["publish", &format!("{repo}/tevolop@1.0.0"), "--to", &url])
+            .output()
+            .unwrap()
+    };
+    // A part damaged on the way: the multipart ETag (MD5 of the parts' MD5s) differs, the
+    // read-back confirms it, the publish fails and no version appears.
+    proxy.faults.corrupt_next_puts.store(1, Ordering::Relaxed);
+    let o = publish();
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("the store holds other bytes than were uploaded"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("POST") && r.contains("uploads")),
+        "no multipart upload was started: {:?}",
+        proxy.requests()
+    );
+    let o = run(&proxy.endpoint(), &["log", &format!("{url}/tevolop")]);
+    assert!(!out(&o).contains("1.0.0"), "{}", out(&o));
+    // The next publish resumes, replaces the damaged object and the version verifies in full.
+    let o = publish();
+    assert!(o.status.success(), "{}", out(&o));
+    let o = run(
+        &proxy.endpoint(),
+        &["verify", &format!("{url}/tevolop@1.0.0"), "--full"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+}
