@@ -4,7 +4,9 @@
 # - the full-size UNO network (16.2 M parameters, 942 + 5,270 inputs) on a synthetic
 #   CANDLE-UNO version with the benchmark's feature widths (batch $BATCH);
 # - the full-size ORNL ResNet-50 (23.98 M parameters, 1 x 128 x 128 input, 231 outputs) on a
-#   synthetic STEMDL version, three orientations per sample (batch $RESNET_BATCH samples).
+#   synthetic STEMDL version, three orientations per sample (batch $RESNET_BATCH samples);
+# - the full-size MLCommons CloudMask U-Net (1,948,609 parameters, 9 x 256 x 256 patches) on
+#   synthetic full-size SLSTR scenes, 63 patches per scene (batch $UNET_BATCH patches).
 #
 #   ORTGPU=/tmp/ortgpu/onnxruntime SCIML_DATA_BIN=/tmp/sciml-data bash benches/score_gpu_bench.sh
 #
@@ -18,6 +20,7 @@ BIN="${SCIML_DATA_BIN:?set SCIML_DATA_BIN}"
 ORTGPU="${ORTGPU:?set ORTGPU to the onnxruntime package folder}"
 BATCH="${BATCH:-512}"
 RESNET_BATCH="${RESNET_BATCH:-64}"
+UNET_BATCH="${UNET_BATCH:-63}"
 WORK="${WORK:-/tmp/score-gpu}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NV="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia"
@@ -97,8 +100,8 @@ PY
 
 echo
 echo "== STEMDL: synthetic CBED batches, full-size ResNet-50"
-"$BIN" synth cbed --out "$WORK/raw-cbed" --samples 64 --train-files 2 --dev-files 1 --test-files 1 --no-progress
-"$BIN" ingest cbed --input "$WORK/raw-cbed" --repo "$WORK/repo" --version 1.0.0 --shard-samples 64 --no-progress >/dev/null
+"$BIN" synth cbed --out "$WORK/raw-cbed" --samples "${RESNET_SAMPLES_PER_FILE:-128}" --train-files 2 --dev-files 1 --test-files 1 --no-progress
+"$BIN" ingest cbed --input "$WORK/raw-cbed" --repo "$WORK/repo" --version 1.0.0 --shard-samples 128 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full stemdl --out "$WORK/resnet50-full.onnx"
 rscore() { # EP
 	"$BIN" verify "$WORK/repo/stemdl@1.0.0" --score --model "$WORK/resnet50-full.onnx" --split all \
@@ -142,4 +145,53 @@ print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second']
 print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms, first {ours['first_batch_ms']:.1f} ms")
+PY
+
+echo
+echo "== CloudMask: synthetic full-size SLSTR scenes, full-size U-Net"
+"$BIN" synth slstr --out "$WORK/raw-slstr" --scenes "${UNET_SCENES:-8}" --no-progress >/dev/null
+"$BIN" ingest slstr --input "$WORK/raw-slstr"/*.SEN3 --repo "$WORK/repo" --version 1.0.0 --no-progress >/dev/null
+python3 "$REPO_ROOT/scripts/models/baselines.py" export-full cloudmask --out "$WORK/unet-full.onnx"
+uscore() { # EP
+	"$BIN" verify "$WORK/repo/cloudmask@1.0.0" --score --model "$WORK/unet-full.onnx" --split all \
+		--ep "$1" --batch "$UNET_BATCH" --json "$WORK/u-$1.json" --no-progress || [ $? -eq 3 ]
+}
+uscore cuda >/dev/null
+uscore cuda
+PYTHONPATH="$(dirname "$ORTGPU"):$REPO_ROOT/scripts/models:${PYTHONPATH:-}" python3 - "$WORK" "$UNET_BATCH" <<'PY'
+import json, sys, time
+import numpy as np
+import torch
+work, batch = sys.argv[1], int(sys.argv[2])
+rec = json.load(open(f"{work}/u-cuda.json"))
+assert rec["execution_provider"]["provider"] == "cuda"
+scenes = rec["samples"]
+n = scenes * 63
+import onnxruntime as ort
+x = np.random.default_rng(0).standard_normal((n, 9, 256, 256)).astype(np.float32)
+sess = ort.InferenceSession(f"{work}/unet-full.onnx", providers=["CUDAExecutionProvider"])
+def ort_pass():
+    for i in range(0, n, batch):
+        sess.run(None, {"x": x[i:i + batch]})
+ort_pass()
+t = time.perf_counter(); ort_pass(); ort_s = time.perf_counter() - t
+import baselines
+torch.manual_seed(2018)
+model = baselines.unet(width=32).cuda().eval()
+def torch_pass():
+    with torch.inference_mode():
+        for i in range(0, n, batch):
+            model(torch.from_numpy(x[i:i + batch]).cuda()).cpu()
+torch_pass(); torch.cuda.synchronize()
+t = time.perf_counter(); torch_pass(); torch.cuda.synchronize(); torch_s = time.perf_counter() - t
+ours = rec["timings"]
+print(f"\n{scenes} scenes x 63 patches, batch {batch} patches, full-size U-Net ({sum(p.numel() for p in model.parameters()):,} parameters)")
+for name, v in [("sciml-data verify --score, end to end (read Zarr, SAFE -> 1 km inputs, patch, run, stitch)", ours["samples_per_second"]),
+                ("sciml-data, model only", ours["model_samples_per_second"]),
+                ("onnxruntime-python CUDA", scenes / ort_s), ("PyTorch eager CUDA", scenes / torch_s)]:
+    print(f"  {v:10.2f} scenes/s  {name}")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / scenes:.3f}x (target >= 0.95)")
+print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / scenes:.3f}x (target > 1)")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / scenes:.3f}x")
+print(f"accuracy of the untrained full-size model (not a score): {rec['target']['value']}")
 PY

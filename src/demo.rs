@@ -225,8 +225,6 @@ async fn score_step(opts: &DemoOptions, repo: &Path, skip: &dyn Fn(&str) -> bool
         ("usgs", "tevolop@1.1.0"),
         ("candle", "candle-uno@1.0.0"),
         ("cbed", "stemdl@1.0.0"),
-        // Until a CloudMask baseline model is registered in the catalog, this one says
-        // "not scored: no baseline model is registered ...".
         ("slstr", "cloudmask@1.0.0"),
     ];
     for (i, (_, v)) in versions.iter().filter(|(s, _)| !skip(s)).enumerate() {
