@@ -29,13 +29,35 @@ const OPEN_ROWS: u64 = 1 << 40;
 pub struct FeatureLayout {
     /// Name of the entity dimension (`sample`, `drug`).
     pub entity: &'static str,
-    /// The header's key column (`Sample`, `NAME`), or `None` for header-less files whose
-    /// first column is the key (fingerprints).
-    pub key: Option<&'static str>,
+    /// Where the row label is.
+    pub key: Key,
     /// Feature names for header-less files: `<prefix>.<i>` (i = column index, from 1).
     pub prefix: Option<String>,
     /// Non-feature columns kept as integer row attributes (`Cancer_type_id`).
     pub row_attributes: &'static [&'static str],
+    /// Non-numeric values become NaN (counted) instead of being errors, as the reference's
+    /// `pd.to_numeric(errors='coerce')`; `True`/`False` read as 1/0 (pandas' booleans).
+    pub coerce_non_numeric: bool,
+}
+
+/// The row-label column of a feature table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The header column of this name (`Sample`, `NAME`), anywhere in the header.
+    Named(&'static str),
+    /// The first header column, whatever its name (Mordred: `DRUG` in `uno_data`).
+    First,
+    /// Header-less files: the first column is the key, named `Drug` (fingerprints).
+    HeaderLess,
+}
+
+/// pandas' default boolean spellings.
+fn boolean(v: &str) -> Option<f32> {
+    match v.trim() {
+        "True" | "TRUE" | "true" => Some(1.0),
+        "False" | "FALSE" | "false" => Some(0.0),
+        _ => None,
+    }
 }
 
 /// What was written for one feature table.
@@ -53,6 +75,15 @@ pub struct FeatureSummary {
     pub rows_with_missing: u64,
     pub features_with_missing: u64,
     pub skipped_first_lines: Vec<String>,
+    /// Name of the row-label column in `rows.parquet`.
+    pub key_column: String,
+    /// Values that were neither numbers nor missing markers and became NaN (only for
+    /// tables read with `coerce_non_numeric`; they are included in `missing_values`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub non_numeric_values: Option<u64>,
+    /// The first such value, as `file:line: column C: "value"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_non_numeric: Option<String>,
 }
 
 /// Streams one feature table into `store` at `/<table>`; returns the summary and the
@@ -69,7 +100,7 @@ pub async fn write_table<R: BufRead>(
     col_chunk: u64,
     mut on_row: impl FnMut(u64),
 ) -> Result<(FeatureSummary, RecordBatch, RecordBatch)> {
-    let header_less = layout.key.is_none();
+    let header_less = layout.key == Key::HeaderLess;
     let (mut r, skipped) = TsvReader::new(file, input, usize::from(header_less), !header_less)?;
     // Column roles.
     let (key_idx, attr_idx, feature_idx, feature_names) = if header_less {
@@ -77,11 +108,13 @@ pub async fn write_table<R: BufRead>(
         (0usize, Vec::new(), Vec::new(), Vec::new())
     } else {
         let h = r.header().to_vec();
-        let key = layout.key.unwrap_or_default();
-        let key_idx = h
-            .iter()
-            .position(|c| c == key)
-            .with_context(|| format!("{file}:1: no {key} column in the header"))?;
+        let key_idx = match layout.key {
+            Key::Named(key) => h
+                .iter()
+                .position(|c| c == key)
+                .with_context(|| format!("{file}:1: no {key} column in the header"))?,
+            _ => 0,
+        };
         let attr_idx: Vec<usize> = layout
             .row_attributes
             .iter()
@@ -103,6 +136,8 @@ pub async fn write_table<R: BufRead>(
     let mut row_missing: Vec<i64> = Vec::new();
     let mut attrs: Vec<Int64Builder> = attr_idx.iter().map(|_| Int64Builder::new()).collect();
     let mut col_missing: Vec<u64> = vec![0; ncols as usize];
+    let mut non_numeric = 0u64;
+    let mut first_non_numeric: Option<String> = None;
     let mut buf: Vec<f32> = Vec::new();
     let mut rows_in_buf = 0u64;
     let mut block = 0u64;
@@ -160,7 +195,21 @@ pub async fn write_table<R: BufRead>(
         let base = (rows_in_buf * ncols) as usize;
         let mut missing = 0i64;
         for (j, i) in feature_idx.iter().enumerate() {
-            let v = match r.f32_at(*i)? {
+            let parsed = match r.f32_at(*i) {
+                Ok(x) => x,
+                Err(e) if layout.coerce_non_numeric => {
+                    let b = boolean(r.field(*i));
+                    if b.is_none() {
+                        non_numeric += 1;
+                        if first_non_numeric.is_none() {
+                            first_non_numeric = Some(e.to_string());
+                        }
+                    }
+                    b
+                }
+                Err(e) => return Err(e),
+            };
+            let v = match parsed {
                 Some(x) if !x.is_nan() => x,
                 _ => {
                     missing += 1;
@@ -206,10 +255,14 @@ pub async fn write_table<R: BufRead>(
     final_array.async_store_metadata().await?;
 
     // Label tables.
-    let key_name = layout.key.unwrap_or("Drug");
+    let key_name = match layout.key {
+        Key::Named(k) => k.to_string(),
+        Key::First => r.header()[key_idx].clone(),
+        Key::HeaderLess => "Drug".to_string(),
+    };
     let mut fields = vec![
         Field::new("row", DataType::Int64, false),
-        Field::new(key_name, DataType::Utf8, false),
+        Field::new(key_name.clone(), DataType::Utf8, false),
         Field::new("missing", DataType::Int64, false),
     ];
     let mut cols: Vec<ArrayRef> = vec![
@@ -249,6 +302,9 @@ pub async fn write_table<R: BufRead>(
         rows_with_missing: row_missing.iter().filter(|m| **m > 0).count() as u64,
         features_with_missing: col_missing.iter().filter(|m| **m > 0).count() as u64,
         skipped_first_lines: skipped,
+        key_column: key_name,
+        non_numeric_values: layout.coerce_non_numeric.then_some(non_numeric),
+        first_non_numeric,
     };
     Ok((summary, rows_batch, columns_batch))
 }

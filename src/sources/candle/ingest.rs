@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use zarrs::group::GroupBuilder;
 
 use super::auc;
-use super::features::{self, FeatureLayout, FeatureSummary};
+use super::features::{self, FeatureLayout, FeatureSummary, Key};
 use super::responses::{LongTableWriter, PartFile, infer_types, writer_properties};
 use super::split::{self, SplitOptions};
 use super::tables::{self, ColType, Kind};
@@ -34,6 +34,10 @@ use crate::record::InputFile;
 pub const DATASET: &str = "candle-uno";
 /// The benchmark's quality filter (`uno_data.load_aggregated_single_response`).
 pub const QUALITY_FILTER: &str = "R2fit >= 0.3 AND EC50se <= 3";
+/// The drug-pair rows the benchmark keeps (`uno_data.load_combo_dose_response`).
+pub const COMBO_FILTER: &str = "VALID = 'Y'";
+/// Where the drug-pair growth table goes (hive-partitioned by `SOURCE`).
+pub const COMBO_TABLE: &str = "data/combo_growth";
 const MIN_R2FIT: f32 = 0.3;
 const MAX_EC50SE: f32 = 3.0;
 
@@ -94,18 +98,37 @@ pub struct TableCounts {
     pub by_source: BTreeMap<String, u64>,
 }
 
-/// The quality view.
+/// Counts of the drug-pair growth table.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ComboCounts {
+    pub rows: u64,
+    pub by_source: BTreeMap<String, u64>,
+    /// Rows with `VALID == 'Y'` (the view `combo_valid`).
+    pub valid_rows: u64,
+    /// Rows without a second drug (`NSC2` missing): single-drug controls.
+    pub single_drug_rows: u64,
+    /// Every column of the file with its stored type, in file order.
+    pub columns: Vec<(String, ColType)>,
+    /// Columns beyond the nine the reference reads; their types were inferred over the file.
+    pub inferred_columns: Vec<String>,
+}
+
+/// A named view: a filter over a table, with its counts (no row is dropped).
 #[derive(Debug, Clone, Serialize)]
 pub struct View {
     pub name: String,
     pub table: String,
     pub filter: String,
     pub rows: u64,
-    pub rows_with_auc: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_with_auc: Option<u64>,
     pub rows_total: u64,
     pub by_source: BTreeMap<String, u64>,
     pub duckdb: String,
     pub pandas: String,
+    /// A DuckDB query giving the frame the reference's loader builds from the view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_frame_duckdb: Option<String>,
 }
 
 /// Agreement of the recomputed AUC with the provided one.
@@ -127,7 +150,9 @@ struct Collected {
     annotations: BTreeMap<String, Vec<(String, ColType)>>,
     responses: Option<TableCounts>,
     growth: Option<TableCounts>,
+    combo: Option<ComboCounts>,
     view: Option<View>,
+    combo_view: Option<View>,
     drugs: Vec<(String, u64)>,
     pubchem: HashMap<String, String>,
     provided_auc: HashMap<CurveKey, f32>,
@@ -175,7 +200,9 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         annotations: BTreeMap::new(),
         responses: None,
         growth: None,
+        combo: None,
         view: None,
+        combo_view: None,
         drugs: Vec::new(),
         pubchem: HashMap::new(),
         provided_auc: HashMap::new(),
@@ -193,25 +220,36 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
             Kind::Annotation { header } => {
                 read_annotation(path, &name, *header, &scratch, opts, &mut c, tick)?
             }
-            Kind::Rnaseq | Kind::Descriptors | Kind::Fingerprints { .. } => {
+            Kind::Combo => read_combo(path, &name, &scratch, opts, &mut c, tick)?,
+            Kind::Rnaseq | Kind::Descriptors | Kind::Mordred | Kind::Fingerprints { .. } => {
                 let layout = match kind {
                     Kind::Rnaseq => FeatureLayout {
                         entity: "sample",
-                        key: Some("Sample"),
+                        key: Key::Named("Sample"),
                         prefix: None,
                         row_attributes: &["Cancer_type_id"],
+                        coerce_non_numeric: false,
                     },
                     Kind::Descriptors => FeatureLayout {
                         entity: "drug",
-                        key: Some("NAME"),
+                        key: Key::Named("NAME"),
                         prefix: None,
                         row_attributes: &[],
+                        coerce_non_numeric: false,
+                    },
+                    Kind::Mordred => FeatureLayout {
+                        entity: "drug",
+                        key: Key::First,
+                        prefix: None,
+                        row_attributes: &[],
+                        coerce_non_numeric: true,
                     },
                     Kind::Fingerprints { prefix } => FeatureLayout {
                         entity: "drug",
-                        key: None,
+                        key: Key::HeaderLess,
                         prefix: Some(prefix.clone()),
                         row_attributes: &[],
+                        coerce_non_numeric: false,
                     },
                     _ => unreachable!("matched above"),
                 };
@@ -306,7 +344,7 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
     };
 
     // Views.
-    let views: Vec<&View> = c.view.iter().collect();
+    let views: Vec<&View> = c.view.iter().chain(c.combo_view.iter()).collect();
     if !views.is_empty() {
         session
             .staging
@@ -323,6 +361,7 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         "feature_chunk": [opts.feature_row_chunk, opts.feature_col_chunk],
         "split": opts.split,
         "quality_filter": QUALITY_FILTER,
+        "combo_filter": COMBO_FILTER,
         "recompute_auc": opts.recompute_auc,
         "missing_value_markers": super::tsv::MISSING,
         "parquet": "zstd level 3, page statistics, row groups of 262144 rows",
@@ -341,6 +380,7 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         "tables": {
             "responses": c.responses,
             "growth": c.growth,
+            "combo_growth": c.combo,
             "annotations": c.annotations,
         },
         "features": feature_summaries,
@@ -350,10 +390,12 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         "transforms": [
             {"output": "data/responses/SOURCE=*/part-*.parquet", "method": "combined_single_response_agg streamed; SOURCE, CELL, DRUG, STUDY utf8; AUC..DSS1 float32 (uno_data dtypes); missing markers null; input row order kept; no row dropped"},
             {"output": "data/growth/SOURCE=*/part-*.parquet", "method": "rescaled_combined_single_drug_growth streamed; LOG_CONCENTRATION and GROWTH float32, other columns utf8; input row order kept"},
+            {"output": "data/combo_growth/SOURCE=ALMANAC.*/part-*.parquet", "method": "ComboDrugGrowth_Nov2017.csv (comma separated, quoted fields allowed) streamed; SOURCE = 'ALMANAC.' + SCREENER names the hive partition (SCREENER is also kept); CELLNAME, NSC1, NSC2, VALID, SCREENER, STUDY utf8, CONC1, CONC2, PERCENTGROWTH float32 (uno_data dtypes); other columns kept with types inferred over the file (int64, else float64, else utf8); missing markers null (NSC2/CONC2 empty on single-drug rows); raw CONC values, no DOSE column derived; input row order kept; no row dropped (not even VALID != 'Y')"},
+            {"output": "data/features.zarr/extended_combined_mordred_descriptors", "method": "Mordred descriptors as 2-D float32 (drug x feature); the first column is the drug id (uno_data: DRUG), the others features; values that are not numbers become NaN and are counted (pd.to_numeric(errors='coerce')), True/False read as 1/0 as pandas does"},
             {"output": "data/annotations/<file>/part-0.parquet", "method": "lookup tables; column types inferred (int64, else float64, else utf8); missing markers null"},
             {"output": "data/features.zarr/<file>", "method": "wide tables as 2-D float32 (entity x feature) in input row and column order; missing -> NaN; Cancer_type_id kept as a row attribute; fingerprint files: first line skipped, columns <PFP|ECFP>.<i>"},
             {"output": "data/splits/drugs.parquet", "method": "ShuffleSplit over drug groups (PubChem CID via drug_info when given), groups in order of first appearance among quality-view rows with an AUC"},
-            {"output": "data/views.json", "method": format!("named view 'quality': {QUALITY_FILTER}; rows counted, none dropped")},
+            {"output": "data/views.json", "method": format!("named view 'quality': {QUALITY_FILTER} on data/responses; named view 'combo_valid': {COMBO_FILTER} on {COMBO_TABLE}; rows counted, none dropped")},
             {"output": "data/recomputed/responses.parquet", "method": "per (SOURCE, CELLNAME, DRUG_ID, EXPID): Hill fit of clip(GROWTH/200 + 0.5, 0, 1) against -LOG_CONCENTRATION within bounds einf [0,1], ec50 [0,12], hs [0,4]; AUC over doses 4..10 (sources.md 3.2); only with --recompute-auc"},
         ],
         "reference": "ECP-CANDLE/Benchmarks@f6a3da8818308c9edcd9fedbcf831dd5968efcdd Pilot1/Uno (uno_data.py), levinas/curve@6f0df5603e03ec63f4401bc83dc6a7dac1455369 curve.py (see docs/sources/candle.md)",
@@ -450,11 +492,12 @@ fn read_responses(
         table: "data/responses".into(),
         filter: QUALITY_FILTER.into(),
         rows: quality,
-        rows_with_auc: with_auc,
+        rows_with_auc: Some(with_auc),
         rows_total: counts.rows,
         by_source: q_by_source,
         duckdb: format!("SELECT * FROM {table} WHERE {QUALITY_FILTER}"),
         pandas: "df[(df.R2fit >= 0.3) & (df.EC50se <= 3)]".into(),
+        reference_frame_duckdb: None,
     });
     c.responses = Some(counts);
     finish_hash(path, input)
@@ -515,6 +558,112 @@ fn read_growth(
     drop(r);
     c.files.extend(w.finish()?);
     c.growth = Some(counts);
+    finish_hash(path, input)
+}
+
+fn read_combo(
+    path: &Path,
+    name: &str,
+    scratch: &Path,
+    opts: &CandleOptions,
+    c: &mut Collected,
+    mut tick: impl FnMut(u64),
+) -> Result<InputFile> {
+    if c.combo.is_some() {
+        bail!("{name}: given twice");
+    }
+    let reader = || -> Result<BufReader<File>> {
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(BufReader::with_capacity(1 << 20, f))
+    };
+    // The header: the nine columns the reference reads must be there.
+    let h = TsvReader::csv(name, reader()?)?.header().to_vec();
+    tables::bind_combo(name, &h, &[])?;
+    let inferred_columns: Vec<String> = h
+        .iter()
+        .filter(|n| !tables::COMBO_COLUMNS.iter().any(|(c, _)| c == *n))
+        .cloned()
+        .collect();
+    // Pass 1 (only when the file has more columns): their types.
+    let others = if inferred_columns.is_empty() {
+        Vec::new()
+    } else {
+        let mut r = TsvReader::csv(name, reader()?)?;
+        infer_types(&mut r)?.0
+    };
+    let types = tables::bind_combo(name, &h, &others)?;
+    // Pass 2: write (and hash).
+    let mut input = open(path)?;
+    let mut r = TsvReader::csv(name, &mut input)?;
+    let idx = |n: &str| h.iter().position(|c| c == n).unwrap_or_default();
+    let (i_scr, i_valid, i_nsc2) = (idx("SCREENER"), idx("VALID"), idx("NSC2"));
+    let cols: Vec<(String, ColType)> = h.iter().cloned().zip(types).collect();
+    let mut w = LongTableWriter::derived_partition(
+        COMBO_TABLE,
+        scratch,
+        cols.clone(),
+        i_scr,
+        "SOURCE",
+        "ALMANAC.",
+        opts.rows_per_file,
+    )?;
+    let mut counts = ComboCounts {
+        columns: cols,
+        inferred_columns,
+        ..Default::default()
+    };
+    // Per SCREENER: (rows, valid rows).
+    let mut by_screener: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    while r.next_row()? {
+        w.push(&r)?;
+        counts.rows += 1;
+        let valid = r.field(i_valid) == "Y";
+        let scr = r.field(i_scr);
+        let e = match by_screener.get_mut(scr) {
+            Some(e) => e,
+            None => by_screener.entry(scr.to_string()).or_default(),
+        };
+        e.0 += 1;
+        if valid {
+            e.1 += 1;
+            counts.valid_rows += 1;
+        }
+        if super::tsv::is_missing(r.field(i_nsc2)) {
+            counts.single_drug_rows += 1;
+        }
+        if counts.rows.is_multiple_of(65_536) {
+            tick(r.bytes());
+        }
+    }
+    drop(r);
+    c.files.extend(w.finish()?);
+    counts.by_source = by_screener
+        .iter()
+        .map(|(k, v)| (format!("ALMANAC.{k}"), v.0))
+        .collect();
+    let table = format!("read_parquet('{COMBO_TABLE}/*/*.parquet', hive_partitioning=true)");
+    c.combo_view = Some(View {
+        name: "combo_valid".into(),
+        table: COMBO_TABLE.into(),
+        filter: COMBO_FILTER.into(),
+        rows: counts.valid_rows,
+        rows_with_auc: None,
+        rows_total: counts.rows,
+        by_source: by_screener
+            .iter()
+            .map(|(k, v)| (format!("ALMANAC.{k}"), v.1))
+            .collect(),
+        duckdb: format!("SELECT * FROM {table} WHERE {COMBO_FILTER}"),
+        pandas: "df[df.VALID == 'Y']".into(),
+        reference_frame_duckdb: Some(format!(
+            "SELECT c.SOURCE, m.\"NCI60.ID\" AS CELL, 'NSC.' || c.NSC1 AS DRUG1, \
+             -log10(c.CONC1) AS DOSE1, 'NSC.' || c.NSC2 AS DRUG2, -log10(c.CONC2) AS DOSE2, \
+             c.PERCENTGROWTH / 100 AS GROWTH, c.STUDY FROM {table} c \
+             LEFT JOIN read_parquet('data/annotations/NCI60_CELLNAME_to_Combo/part-0.parquet') m \
+             ON m.Name = c.CELLNAME WHERE c.{COMBO_FILTER}"
+        )),
+    });
+    c.combo = Some(counts);
     finish_hash(path, input)
 }
 

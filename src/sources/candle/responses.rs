@@ -131,6 +131,12 @@ pub struct LongTableWriter {
     scratch: PathBuf,
     columns: Vec<(String, ColType)>,
     partition: Option<usize>,
+    /// Name of the partition directory key (`SOURCE`) and the prefix of its value.
+    partition_name: String,
+    partition_prefix: String,
+    /// Whether the column that names the partition is also stored in the files.
+    keep_partition_column: bool,
+    key_buf: String,
     schema: SchemaRef,
     rows_per_file: u64,
     parts: BTreeMap<String, Partition>,
@@ -171,16 +177,43 @@ impl LongTableWriter {
             .collect();
         std::fs::create_dir_all(scratch)
             .with_context(|| format!("cannot create {}", scratch.display()))?;
+        let partition_name = partition
+            .and_then(|p| columns.get(p))
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
         Ok(LongTableWriter {
             base: base.to_string(),
             scratch: scratch.to_path_buf(),
             columns,
             partition,
+            partition_name,
+            partition_prefix: String::new(),
+            keep_partition_column: false,
+            key_buf: String::new(),
             schema: Arc::new(Schema::new(fields)),
             rows_per_file: rows_per_file.max(1),
             parts: BTreeMap::new(),
             props: writer_properties()?,
         })
+    }
+
+    /// Partitions by a value derived from column `column`: directory `<name>=<prefix><value>`
+    /// (as the reference's `SOURCE = 'ALMANAC.' + SCREENER`); the column itself is stored.
+    pub fn derived_partition(
+        base: &str,
+        scratch: &Path,
+        columns: Vec<(String, ColType)>,
+        column: usize,
+        name: &str,
+        prefix: &str,
+        rows_per_file: u64,
+    ) -> Result<Self> {
+        let mut w = Self::new(base, scratch, columns, None, rows_per_file)?;
+        w.partition = Some(column);
+        w.partition_name = name.to_string();
+        w.partition_prefix = prefix.to_string();
+        w.keep_partition_column = true;
+        Ok(w)
     }
 
     /// The Arrow schema of the files.
@@ -190,7 +223,28 @@ impl LongTableWriter {
 
     /// Appends the reader's current row.
     pub fn push<R: BufRead>(&mut self, r: &TsvReader<R>) -> Result<()> {
-        let key = match self.partition {
+        let key: &str = match self.partition {
+            Some(p) if self.keep_partition_column => {
+                let v = r.field(p);
+                if is_missing(v) {
+                    bail!(
+                        "{}:{}: column {} is missing, so {} ({:?} + {}) cannot be derived",
+                        r.file(),
+                        r.line(),
+                        self.columns[p].0,
+                        self.partition_name,
+                        self.partition_prefix,
+                        self.columns[p].0
+                    );
+                }
+                self.key_buf.clear();
+                self.key_buf.push_str(&self.partition_prefix);
+                self.key_buf.push_str(v);
+                if !self.parts.contains_key(&self.key_buf) {
+                    check_partition_value(&self.key_buf, r.file(), r.line())?;
+                }
+                &self.key_buf
+            }
             Some(p) => {
                 let v = r.field(p);
                 if !self.parts.contains_key(v) {
@@ -205,7 +259,7 @@ impl LongTableWriter {
                 .columns
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| Some(*i) != self.partition)
+                .filter(|(i, _)| self.keep_partition_column || Some(*i) != self.partition)
                 .map(|(_, (_, t))| Col::new(*t))
                 .collect();
             self.parts.insert(
@@ -223,7 +277,7 @@ impl LongTableWriter {
         let part = self.parts.get_mut(key).context("partition vanished")?;
         let mut j = 0;
         for (i, (name, _)) in self.columns.iter().enumerate() {
-            if Some(i) == self.partition {
+            if !self.keep_partition_column && Some(i) == self.partition {
                 continue;
             }
             part.cols[j].push(r.field(i), r.file(), r.line(), name)?;
@@ -238,9 +292,9 @@ impl LongTableWriter {
 
     fn path_of(&self, key: &str, index: u32) -> String {
         match self.partition {
-            Some(p) => format!(
+            Some(_) => format!(
                 "{}/{}={key}/part-{index}.parquet",
-                self.base, self.columns[p].0
+                self.base, self.partition_name
             ),
             None => format!("{}/part-{index}.parquet", self.base),
         }
@@ -451,6 +505,47 @@ mod tests {
         r.next_row().unwrap();
         let e = w.push(&r).unwrap_err().to_string();
         assert!(e.contains("f:2: column AUC: \"x1\" is not a number"), "{e}");
+    }
+
+    #[test]
+    fn derived_partition_keeps_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = vec![
+            ("SCREENER".to_string(), ColType::Utf8),
+            ("CONC1".to_string(), ColType::Float32),
+        ];
+        let t = "SCREENER,CONC1\nFG,1e-6\n1A,2e-6\nFG,\n";
+        let mut r = TsvReader::csv("c.csv", t.as_bytes()).unwrap();
+        let mut w = LongTableWriter::derived_partition(
+            "data/c",
+            dir.path(),
+            cols.clone(),
+            0,
+            "SOURCE",
+            "ALMANAC.",
+            10,
+        )
+        .unwrap();
+        while r.next_row().unwrap() {
+            w.push(&r).unwrap();
+        }
+        assert_eq!(w.schema().fields().len(), 2);
+        let files = w.finish().unwrap();
+        let paths: Vec<(&str, u64)> = files.iter().map(|f| (f.path.as_str(), f.rows)).collect();
+        assert_eq!(
+            paths,
+            [
+                ("data/c/SOURCE=ALMANAC.1A/part-0.parquet", 1),
+                ("data/c/SOURCE=ALMANAC.FG/part-0.parquet", 2)
+            ]
+        );
+        let mut r = TsvReader::csv("c.csv", "SCREENER,CONC1\n,1\n".as_bytes()).unwrap();
+        let mut w =
+            LongTableWriter::derived_partition("d", dir.path(), cols, 0, "SOURCE", "ALMANAC.", 10)
+                .unwrap();
+        r.next_row().unwrap();
+        let e = w.push(&r).unwrap_err().to_string();
+        assert!(e.contains("c.csv:2: column SCREENER is missing"), "{e}");
     }
 
     #[test]

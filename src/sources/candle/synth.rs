@@ -37,6 +37,12 @@ pub struct SynthOptions {
     pub fingerprint_bits: usize,
     /// Standard deviation of the noise on normalised growth (0 = exact Hill curves).
     pub noise: f64,
+    /// NCI ALMANAC cell lines of `ComboDrugGrowth_Nov2017.csv` (at most 16).
+    pub combo_cells: usize,
+    /// Drug pairs per cell line of the combo table (3 x 3 doses + 2 x 3 single-drug rows each).
+    pub combo_pairs: usize,
+    /// Mordred descriptor columns (the real table has about 1,800).
+    pub mordred_descriptors: usize,
 }
 
 impl Default for SynthOptions {
@@ -50,6 +56,9 @@ impl Default for SynthOptions {
             descriptors: 120,
             fingerprint_bits: 128,
             noise: 0.03,
+            combo_cells: 8,
+            combo_pairs: 6,
+            mordred_descriptors: 96,
         }
     }
 }
@@ -62,6 +71,222 @@ pub struct SynthStats {
     pub growth_rows: u64,
     pub cells: usize,
     pub drugs: usize,
+    /// Rows of `ComboDrugGrowth_Nov2017.csv`.
+    pub combo_rows: u64,
+}
+
+/// NCI ALMANAC cell names (`CELLNAME` of the combo table, NCI DTP spelling) and the CANDLE
+/// IDs `NCI60_CELLNAME_to_Combo.txt` maps them to (`Name` -> `NCI60.ID`).
+pub const ALMANAC_CELLS: [(&str, &str); 16] = [
+    ("786-0", "NCI60.786-0"),
+    ("A549/ATCC", "NCI60.A549"),
+    ("IGROV1", "NCI60.IGR-OV1"),
+    ("LOX IMVI", "NCI60.LOXIMVI"),
+    ("MCF7", "NCI60.MCF7"),
+    ("HT29", "NCI60.HT29"),
+    ("PC-3", "NCI60.PC-3"),
+    ("SK-MEL-5", "NCI60.SK-MEL-5"),
+    ("NCI-H460", "NCI60.NCI-H460"),
+    ("HCT-116", "NCI60.HCT116"),
+    ("T-47D", "NCI60.T47D"),
+    ("DU-145", "NCI60.DU145"),
+    ("MDA-MB-231/ATCC", "NCI60.MDA-MB-231"),
+    ("HL-60(TB)", "NCI60.HL-60"),
+    ("NCI/ADR-RES", "NCI60.NCI-ADR-RES"),
+    ("SF-295", "NCI60.SF-295"),
+];
+
+/// NCI60 panels of [`ALMANAC_CELLS`] (the combo table's `PANEL`, `PANELNBR`).
+const PANELS: [(&str, u32); 16] = [
+    ("Renal Cancer", 9),
+    ("Non-Small Cell Lung Cancer", 1),
+    ("Ovarian Cancer", 5),
+    ("Melanoma", 7),
+    ("Breast Cancer", 12),
+    ("Colon Cancer", 4),
+    ("Prostate Cancer", 10),
+    ("Melanoma", 7),
+    ("Non-Small Cell Lung Cancer", 1),
+    ("Colon Cancer", 4),
+    ("Breast Cancer", 12),
+    ("Prostate Cancer", 10),
+    ("Breast Cancer", 12),
+    ("Leukemia", 6),
+    ("Ovarian Cancer", 5),
+    ("CNS Cancer", 3),
+];
+
+/// Real NSC numbers of ALMANAC drugs (methotrexate, busulfan, thioguanine, ...).
+const ALMANAC_NSC: [u32; 12] = [
+    740, 750, 752, 3088, 119_875, 123_127, 125_973, 613_327, 718_781, 752_840, 761_431, 256_439,
+];
+
+/// The columns of `ComboDrugGrowth_Nov2017.csv` (NCI ALMANAC release, Nov 2017).
+pub const COMBO_HEADER: &str = "COMBODRUGSEQ,SCREENER,STUDY,TESTDATE,PLATE,PANELNBR,CELLNBR,\
+PREFIX1,NSC1,SAMPLE1,CONCINDEX1,CONC1,CONCUNIT1,PREFIX2,NSC2,SAMPLE2,CONCINDEX2,CONC2,CONCUNIT2,\
+PERCENTGROWTH,PERCENTGROWTHNOTZ,TESTVALUE,CONTROLVALUE,TZVALUE,EXPECTEDGROWTH,SCORE,VALID,PANEL,\
+CELLNAME";
+
+/// Real Mordred descriptor names (the first columns; `Lipinski` and `GhoseFilter` are
+/// booleans written `True`/`False`).
+const MORDRED: [&str; 16] = [
+    "ABC", "ABCGG", "nAcid", "nBase", "SpAbs_A", "SpMax_A", "SpDiam_A", "SpAD_A", "SpMAD_A",
+    "LogEE_A", "VE1_A", "nAromAtom", "nAtom", "Lipinski", "GhoseFilter", "MW",
+];
+
+/// Percent growth of one dose (-log10 M) on a Hill curve (`p` = einf, ec50, hs).
+fn growth_fraction(dose: f64, p: &[f64; 3]) -> f64 {
+    auc::response_curve(dose, p[0], p[1], p[2])
+}
+
+/// The ALMANAC drug-pair table and the cell-name map; `drugs` the Mordred/descriptor ids.
+fn combo_files(opts: &SynthOptions, rng: &mut ChaCha8Rng) -> (String, String, u64) {
+    let mut csv = format!("{COMBO_HEADER}\n");
+    let mut rows = 0u64;
+    let mut seq = 1_000_000u64;
+    let screeners = ["1A", "FF", "FG"];
+    let ncells = opts.combo_cells.min(ALMANAC_CELLS.len());
+    // One Hill curve per (cell, drug).
+    for ci in 0..ncells {
+        let (cell, _) = ALMANAC_CELLS[ci];
+        let (panel, panel_nbr) = PANELS[ci];
+        for k in 0..opts.combo_pairs {
+            let a = ALMANAC_NSC[(ci + k) % ALMANAC_NSC.len()];
+            let b = ALMANAC_NSC[(ci + 2 * k + 1) % ALMANAC_NSC.len()];
+            let b = if a == b {
+                ALMANAC_NSC[(ci + 2 * k + 2) % ALMANAC_NSC.len()]
+            } else {
+                b
+            };
+            let scr = screeners[(ci + k) % 3];
+            let study = format!("{scr}{:02}", 1 + (ci * 3 + k) % 17);
+            let date = 20_100_000 + 10_000 * ((ci + k) % 6) as u32 + 100 * (1 + k % 12) as u32 + 7;
+            let plate = format!("{scr}{:02}C{:03}", 1 + k % 9, ci * 10 + k);
+            let curve = |rng: &mut ChaCha8Rng| -> [f64; 3] {
+                [
+                    rng.random_range(0.0..0.7f64),
+                    rng.random_range(5.0..7.5f64),
+                    rng.random_range(0.6..2.0f64),
+                ]
+            };
+            let (pa, pb) = (curve(rng), curve(rng));
+            // Three concentrations per drug (ALMANAC's 3 x 3 design), top dose 1e-5 M.
+            let top = [1e-5f64, 1e-4, 1e-6][k % 3];
+            let concs: Vec<f64> = (0..3).map(|i| top / 10f64.powi(i)).collect();
+            let control: f64 = rng.random_range(1.2..2.2f64);
+            let tz: f64 = control * rng.random_range(0.25..0.4f64);
+            let mut line = |rng: &mut ChaCha8Rng,
+                            d1: (u32, usize, f64),
+                            d2: Option<(u32, usize, f64)>,
+                            frac: f64,
+                            expected: Option<f64>| {
+                seq += 1;
+                let noisy = (frac + opts.noise * normal(rng)).clamp(0.0, 1.0);
+                let pct = (noisy - 0.5) * 200.0;
+                let test = tz + (control - tz) * pct.max(0.0) / 100.0;
+                let notz = 100.0 * test / control;
+                let valid = if rng.random_bool(0.04) { "N" } else { "Y" };
+                let (p2, n2, s2, i2, c2, u2) = match d2 {
+                    Some((n, i, c)) => (
+                        "S",
+                        n.to_string(),
+                        format!("{}", 700_000 + n % 1000),
+                        i.to_string(),
+                        format!("{c:.2e}"),
+                        "M",
+                    ),
+                    None => ("", String::new(), String::new(), "0".into(), String::new(), ""),
+                };
+                let (exp, score) = match expected {
+                    Some(e) => {
+                        let e = (e - 0.5) * 200.0;
+                        (format!("{e:.3}"), format!("{:.3}", e - pct))
+                    }
+                    None => (String::new(), String::new()),
+                };
+                let _ = writeln!(
+                    csv,
+                    "{seq},{scr},{study},{date},{plate},{panel_nbr},{cellnbr},S,{n1},{s1},{i1},{c1:.2e},M,\
+                     {p2},{n2},{s2},{i2},{c2},{u2},{pct:.3},{notz:.3},{test:.4},{control:.4},{tz:.4},\
+                     {exp},{score},{valid},{panel},{cell}",
+                    cellnbr = ci + 1,
+                    n1 = d1.0,
+                    s1 = 700_000 + d1.0 % 1000,
+                    i1 = d1.1,
+                    c1 = d1.2,
+                );
+            };
+            for (nsc, p) in [(a, &pa), (b, &pb)] {
+                for (i, c) in concs.iter().enumerate() {
+                    let f = growth_fraction(-c.log10(), p);
+                    line(rng, (nsc, i + 1, *c), None, f, None);
+                    rows += 1;
+                }
+            }
+            for (i, c1) in concs.iter().enumerate() {
+                for (j, c2) in concs.iter().enumerate() {
+                    let (fa, fb) = (
+                        growth_fraction(-c1.log10(), &pa),
+                        growth_fraction(-c2.log10(), &pb),
+                    );
+                    // Bliss independence, with a little synergy on some pairs.
+                    let synergy = if k % 4 == 0 { 0.85 } else { 1.0 };
+                    line(
+                        rng,
+                        (a, i + 1, *c1),
+                        Some((b, j + 1, *c2)),
+                        fa * fb * synergy,
+                        Some(fa * fb),
+                    );
+                    rows += 1;
+                }
+            }
+        }
+    }
+    let mut map = String::from("Name\tNCI60.ID\tCELLNAME\n");
+    for (name, id) in ALMANAC_CELLS {
+        let _ = writeln!(
+            map,
+            "{name}\t{id}\t{}",
+            id.strip_prefix("NCI60.").unwrap_or(id)
+        );
+    }
+    (csv, map, rows)
+}
+
+/// The Mordred table: `DRUG` + descriptors, TAB separated, with `na`, empty and
+/// non-numeric (failed descriptor) values and two boolean columns.
+fn mordred_file(opts: &SynthOptions, drugs: &[String], rng: &mut ChaCha8Rng) -> String {
+    let names: Vec<String> = (0..opts.mordred_descriptors)
+        .map(|i| {
+            MORDRED
+                .get(i)
+                .map_or_else(|| format!("MD_{i:04}"), |d| d.to_string())
+        })
+        .collect();
+    let mut t = format!("DRUG\t{}\n", names.join("\t"));
+    let nsc: Vec<String> = ALMANAC_NSC.iter().map(|n| format!("NSC.{n}")).collect();
+    for d in drugs.iter().chain(nsc.iter()) {
+        t.push_str(d);
+        for name in &names {
+            let u: f64 = rng.random();
+            if name == "Lipinski" || name == "GhoseFilter" {
+                t.push_str(if u < 0.6 { "\tTrue" } else { "\tFalse" });
+            } else if u < 0.02 {
+                t.push_str("\tna");
+            } else if u < 0.03 {
+                t.push('\t');
+            } else if u < 0.035 {
+                t.push_str("\tmin() arg is an empty sequence");
+            } else if name.starts_with('n') {
+                let _ = write!(t, "\t{}", rng.random_range(0..60u32));
+            } else {
+                let _ = write!(t, "\t{:.6}", rng.random_range(-3.0..800.0f64));
+            }
+        }
+        t.push('\n');
+    }
+    t
 }
 
 /// (source, dose count, lowest dose, highest dose in -log10 M, study id base).
@@ -295,12 +520,22 @@ pub fn synthesize(opts: &SynthOptions, dir: &Path) -> Result<SynthStats> {
         let _ = writeln!(info, "{d}\tdrug-{i}\tDRUG{i}\t{cid}");
     }
 
+    // The ALMANAC drug-pair table, its cell map and the Mordred descriptors come from
+    // their own stream, so that the files above do not change with their options.
+    let mut rng2 = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(1));
+    let (combo, cellmap, combo_rows) = combo_files(opts, &mut rng2);
+    stats.combo_rows = combo_rows;
+    let mordred = mordred_file(opts, &drugs, &mut rng2);
+
     let files = [
         ("combined_single_response_agg", agg),
         ("rescaled_combined_single_drug_growth", growth),
         ("combined_rnaseq_data_lincs1000_source_scale", rna),
         ("NCI60_dragon7_descriptors.tsv", desc),
         ("drug_info", info),
+        (super::tables::COMBO_FILE, combo),
+        ("NCI60_CELLNAME_to_Combo.txt", cellmap),
+        (super::tables::MORDRED_FILE, mordred),
     ];
     for (name, text) in files.iter() {
         let p = dir.join(name);

@@ -41,9 +41,31 @@ pub enum Kind {
     Descriptors,
     /// `*_dragon7_{PFP,ECFP}.tsv`: first line skipped, no header, drug + bits.
     Fingerprints { prefix: String },
+    /// `ComboDrugGrowth_Nov2017.csv` (comma separated): NCI ALMANAC drug-pair growth.
+    Combo,
+    /// `extended_combined_mordred_descriptors`: drug id (first column) + Mordred descriptors.
+    Mordred,
     /// Drug and cell lookup tables (types inferred); `header` false for `cl_mapping`.
     Annotation { header: bool },
 }
+
+/// The NCI ALMANAC drug-pair growth table (`uno_data.load_combo_dose_response`).
+pub const COMBO_FILE: &str = "ComboDrugGrowth_Nov2017.csv";
+/// The Mordred descriptor table (`uno_data.load_mordred_descriptors`).
+pub const MORDRED_FILE: &str = "extended_combined_mordred_descriptors";
+/// The columns `load_combo_dose_response` reads (`usecols`) with its dtypes; the real
+/// file has more columns, which are kept with inferred types.
+pub const COMBO_COLUMNS: [(&str, ColType); 9] = [
+    ("CELLNAME", ColType::Utf8),
+    ("NSC1", ColType::Utf8),
+    ("CONC1", ColType::Float32),
+    ("NSC2", ColType::Utf8),
+    ("CONC2", ColType::Float32),
+    ("PERCENTGROWTH", ColType::Float32),
+    ("VALID", ColType::Utf8),
+    ("SCREENER", ColType::Utf8),
+    ("STUDY", ColType::Utf8),
+];
 
 /// Annotation (lookup) tables recognised by exact name; `false` = no header line.
 pub const ANNOTATIONS: [(&str, bool); 6] = [
@@ -68,6 +90,12 @@ pub fn classify(name: &str) -> Result<Kind> {
     if name == "rescaled_combined_single_drug_growth" {
         return Ok(Kind::Growth);
     }
+    if name == COMBO_FILE {
+        return Ok(Kind::Combo);
+    }
+    if name == MORDRED_FILE {
+        return Ok(Kind::Mordred);
+    }
     if name.starts_with("combined_rnaseq_data") {
         return Ok(Kind::Rnaseq);
     }
@@ -84,8 +112,9 @@ pub fn classify(name: &str) -> Result<Kind> {
     }
     bail!(
         "{name}: unknown CANDLE input file. Known: combined_single_response_agg, \
-         rescaled_combined_single_drug_growth, combined_rnaseq_data*, *_dragon7_descriptors.tsv, \
-         *_dragon7_PFP.tsv, *_dragon7_ECFP.tsv, {} (see docs/sources/candle.md)",
+         rescaled_combined_single_drug_growth, {COMBO_FILE}, combined_rnaseq_data*, \
+         *_dragon7_descriptors.tsv, *_dragon7_PFP.tsv, *_dragon7_ECFP.tsv, {MORDRED_FILE}, {} \
+         (see docs/sources/candle.md)",
         ANNOTATIONS.map(|a| a.0).join(", ")
     )
 }
@@ -134,6 +163,33 @@ pub fn growth_schema() -> Vec<(String, ColType)> {
         .iter()
         .map(|(c, t)| (c.to_string(), *t))
         .collect()
+}
+
+/// Types the header of the combo table: the columns of [`COMBO_COLUMNS`] must all be
+/// there (any order) with their types; every other column gets its type from `others`
+/// (inferred over the file). A missing required column is an error naming the file.
+pub fn bind_combo(file: &str, header: &[String], others: &[ColType]) -> Result<Vec<ColType>> {
+    let missing: Vec<&str> = COMBO_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !header.iter().any(|h| h == n))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{file}:1: header lacks the columns {missing:?} that uno_data.load_combo_dose_response reads"
+        );
+    }
+    Ok(header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            COMBO_COLUMNS
+                .iter()
+                .find(|(n, _)| n == h)
+                .map(|(_, t)| *t)
+                .unwrap_or_else(|| others.get(i).copied().unwrap_or(ColType::Utf8))
+        })
+        .collect())
 }
 
 /// Matches a header against an explicit schema (any column order). Returns, for each
@@ -189,6 +245,8 @@ mod tests {
                 prefix: "ECFP".into()
             }
         );
+        assert_eq!(classify(COMBO_FILE).unwrap(), Kind::Combo);
+        assert_eq!(classify(MORDRED_FILE).unwrap(), Kind::Mordred);
         assert_eq!(
             classify("cl_mapping").unwrap(),
             Kind::Annotation { header: false }

@@ -1,6 +1,9 @@
-//! A streaming TAB-separated reader. Lines are read one at a time into a reused buffer,
-//! so memory does not depend on the file size. Every error names the file and the line
-//! (1-based, counting the header) and, where it applies, the column.
+//! A streaming TAB-separated (or comma-separated) reader. Lines are read one at a time
+//! into a reused buffer, so memory does not depend on the file size. Every error names the
+//! file and the line (1-based, counting the header) and, where it applies, the column.
+//!
+//! Comma-separated files ([`TsvReader::csv`]) accept RFC 4180 quoting within a line
+//! (`"a,b"`, `""` for a quote), as pandas does; a quoted field cannot span lines.
 
 use std::io::BufRead;
 
@@ -46,6 +49,10 @@ pub struct TsvReader<R> {
     bounds: Vec<(usize, usize)>,
     header: Vec<String>,
     bytes: u64,
+    delim: u8,
+    /// Unquoted copy of the current line when it had quoted fields (CSV only).
+    unq: Vec<u8>,
+    quoted: bool,
 }
 
 impl<R: BufRead> TsvReader<R> {
@@ -58,6 +65,21 @@ impl<R: BufRead> TsvReader<R> {
         skip_lines: usize,
         header: bool,
     ) -> Result<(Self, Vec<String>)> {
+        Self::with_delimiter(file, inner, skip_lines, header, b'\t')
+    }
+
+    /// A comma-separated file with a header line (quoted fields allowed).
+    pub fn csv(file: &str, inner: R) -> Result<Self> {
+        Self::with_delimiter(file, inner, 0, true, b',').map(|(r, _)| r)
+    }
+
+    fn with_delimiter(
+        file: &str,
+        inner: R,
+        skip_lines: usize,
+        header: bool,
+        delim: u8,
+    ) -> Result<(Self, Vec<String>)> {
         let mut r = TsvReader {
             file: file.to_string(),
             inner,
@@ -66,6 +88,9 @@ impl<R: BufRead> TsvReader<R> {
             bounds: Vec::new(),
             header: Vec::new(),
             bytes: 0,
+            delim,
+            unq: Vec::new(),
+            quoted: false,
         };
         let mut skipped = Vec::new();
         for _ in 0..skip_lines {
@@ -151,14 +176,79 @@ impl<R: BufRead> TsvReader<R> {
     fn split(&mut self) -> Result<()> {
         self.line_text()?;
         self.bounds.clear();
+        self.quoted = self.delim == b',' && self.buf.contains(&b'"');
+        if self.quoted {
+            return self.split_quoted();
+        }
         let mut start = 0;
         for (i, b) in self.buf.iter().enumerate() {
-            if *b == b'\t' {
+            if *b == self.delim {
                 self.bounds.push((start, i));
                 start = i + 1;
             }
         }
         self.bounds.push((start, self.buf.len()));
+        Ok(())
+    }
+
+    /// Splits a CSV line with quoted fields into `unq` (quotes removed, `""` -> `"`).
+    fn split_quoted(&mut self) -> Result<()> {
+        self.unq.clear();
+        let line = &self.buf;
+        let mut i = 0;
+        loop {
+            let start = self.unq.len();
+            if line.get(i) == Some(&b'"') {
+                i += 1;
+                loop {
+                    match line.get(i) {
+                        None => bail!(
+                            "{}:{}: unterminated quoted field {}",
+                            self.file,
+                            self.line_no,
+                            self.bounds.len() + 1
+                        ),
+                        Some(b'"') if line.get(i + 1) == Some(&b'"') => {
+                            self.unq.push(b'"');
+                            i += 2;
+                        }
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b) => {
+                            self.unq.push(*b);
+                            i += 1;
+                        }
+                    }
+                }
+                // Text after the closing quote up to the delimiter is kept (as pandas).
+                while let Some(b) = line.get(i) {
+                    if *b == self.delim {
+                        break;
+                    }
+                    self.unq.push(*b);
+                    i += 1;
+                }
+            } else {
+                while let Some(b) = line.get(i) {
+                    if *b == self.delim {
+                        break;
+                    }
+                    self.unq.push(*b);
+                    i += 1;
+                }
+            }
+            self.bounds.push((start, self.unq.len()));
+            if i >= line.len() {
+                break;
+            }
+            i += 1; // the delimiter
+            if i == line.len() {
+                self.bounds.push((self.unq.len(), self.unq.len()));
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -202,8 +292,10 @@ impl<R: BufRead> TsvReader<R> {
     /// Field `i` of the current row (already checked to be UTF-8).
     pub fn field(&self, i: usize) -> &str {
         let (a, b) = self.bounds[i];
-        // The whole line was validated as UTF-8 and TAB is ASCII, so every field is.
-        std::str::from_utf8(&self.buf[a..b]).unwrap_or_default()
+        let src = if self.quoted { &self.unq } else { &self.buf };
+        // The whole line was validated as UTF-8 and the delimiter and quote are ASCII, so
+        // every field is.
+        std::str::from_utf8(&src[a..b]).unwrap_or_default()
     }
 
     /// Parses field `i` as float32 (`None` when missing).
@@ -248,6 +340,26 @@ mod tests {
         let e = r.f32_at(1).unwrap_err().to_string();
         assert!(e.contains("t.tsv:2: column b"), "{e}");
         assert!(open("").is_err());
+    }
+
+    #[test]
+    fn csv_with_quotes() {
+        let t = "a,b,c\n1,\"x, y\",\"say \"\"hi\"\"\"\n2,,\n\"3\",z,\n4,\"open\n";
+        let mut r = TsvReader::csv("t.csv", t.as_bytes()).unwrap();
+        assert_eq!(r.header(), ["a", "b", "c"]);
+        assert!(r.next_row().unwrap());
+        assert_eq!((r.field(0), r.field(1), r.field(2)), ("1", "x, y", "say \"hi\""));
+        assert!(r.next_row().unwrap());
+        assert_eq!((r.field(0), r.field(1), r.field(2)), ("2", "", ""));
+        assert!(r.next_row().unwrap());
+        assert_eq!((r.field(0), r.field(1), r.field(2)), ("3", "z", ""));
+        let e = r.next_row().unwrap_err().to_string();
+        assert!(e.contains("t.csv:5: unterminated quoted field 2"), "{e}");
+        let e = TsvReader::csv("t.csv", "a,b,a\n".as_bytes())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("t.csv:1: duplicated header \"a\""), "{e}");
     }
 
     #[test]
