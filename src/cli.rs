@@ -673,11 +673,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     &out,
                 )?;
                 println!(
-                    "wrote {} files to {} ({} responses, {} growth rows, {} cells, {} drugs)",
+                    "wrote {} files to {} ({} responses, {} growth rows, {} drug-pair rows, {} cells, {} drugs)",
                     stats.files.len(),
                     out.display(),
                     stats.responses,
                     stats.growth_rows,
+                    stats.combo_rows,
                     stats.cells,
                     stats.drugs
                 );

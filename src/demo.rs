@@ -261,10 +261,11 @@ async fn candle_step(opts: &DemoOptions, repo: &Path) -> Result<()> {
     println!("7. sciml-data synth candle --out {}", raw.display());
     let stats = synth::synthesize(&synth::SynthOptions::default(), &raw)?;
     println!(
-        "   {} files: {} responses, {} growth rows, {} cells, {} drugs",
+        "   {} files: {} responses, {} growth rows, {} drug-pair rows, {} cells, {} drugs",
         stats.files.len(),
         stats.responses,
         stats.growth_rows,
+        stats.combo_rows,
         stats.cells,
         stats.drugs
     );

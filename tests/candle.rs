@@ -219,7 +219,7 @@ async fn synthetic_files_and_the_real_annotation_read_back_equal() {
     .unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(r.record.source, "candle");
-    assert_eq!(r.record.inputs.len(), 8);
+    assert_eq!(r.record.inputs.len(), 11);
     assert!(
         r.record
             .inputs
@@ -423,6 +423,173 @@ async fn synthetic_files_and_the_real_annotation_read_back_equal() {
     );
 }
 
+/// `ComboDrugGrowth_Nov2017.csv` (comma separated) and the Mordred table, read back
+/// against an independent parse of the synthetic inputs.
+#[tokio::test(flavor = "multi_thread")]
+async fn combo_table_and_mordred_matrix_read_back_equal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = synth_dir(tmp.path(), 0.03);
+    let combo = raw.join("ComboDrugGrowth_Nov2017.csv");
+    let mordred = raw.join("extended_combined_mordred_descriptors");
+    let cellmap = raw.join("NCI60_CELLNAME_to_Combo.txt");
+    let r = run(
+        &tmp.path().join("repo"),
+        vec![combo.clone(), mordred.clone(), cellmap],
+        CandleOptions {
+            feature_row_chunk: 16,
+            feature_col_chunk: 40,
+            rows_per_file: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let bag = r.bag_dir.clone();
+    let v = verify_address(
+        &r.address,
+        VerifyOptions {
+            fast: false,
+            progress: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(v.ok(), "{v:?}");
+
+    // The combo table: every row, partitioned by SOURCE = 'ALMANAC.' + SCREENER.
+    let text = std::fs::read_to_string(&combo).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 29, "the real file's 29 columns");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let col = |n: &str| header.iter().position(|c| *c == n).unwrap();
+    let scr = col("SCREENER");
+    let mut want: Vec<&Vec<&str>> = rows.iter().collect();
+    want.sort_by_key(|r| r[scr]);
+    let got = read_partitioned(&bag.join("data/combo_growth"));
+    assert_eq!(got.len(), rows.len());
+    let kinds: HashMap<&str, char> = [
+        ("CONC1", 'f'),
+        ("CONC2", 'f'),
+        ("PERCENTGROWTH", 'f'),
+        ("COMBODRUGSEQ", 'i'),
+        ("TESTDATE", 'i'),
+        ("CONCINDEX2", 'i'),
+        ("PERCENTGROWTHNOTZ", 'd'),
+        ("EXPECTEDGROWTH", 'd'),
+        ("SCORE", 'd'),
+        ("SAMPLE2", 'i'),
+    ]
+    .into_iter()
+    .collect();
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(
+            g["SOURCE"].as_deref(),
+            Some(format!("ALMANAC.{}", w[scr]).as_str())
+        );
+        for (h, v) in header.iter().zip(w.iter()) {
+            let k = kinds.get(h).copied().unwrap_or('s');
+            assert_eq!(g[*h], expect(v, k), "column {h}, row {w:?}");
+        }
+    }
+    // NSC1/NSC2 are strings (the reference's dtype), NSC2/CONC2 null on single-drug rows.
+    let part = bag.join("data/combo_growth/SOURCE=ALMANAC.FG/part-0.parquet");
+    let b = &read_parquet(&part)[0];
+    let schema = b.schema();
+    for (c, t) in [
+        ("NSC1", arrow::datatypes::DataType::Utf8),
+        ("CONC1", arrow::datatypes::DataType::Float32),
+        ("SCREENER", arrow::datatypes::DataType::Utf8),
+        ("COMBODRUGSEQ", arrow::datatypes::DataType::Int64),
+    ] {
+        assert_eq!(schema.field_with_name(c).unwrap().data_type(), &t, "{c}");
+    }
+    let single = rows.iter().filter(|r| r[col("NSC2")].is_empty()).count() as u64;
+    assert!(single > 0 && single < rows.len() as u64);
+    // rows_per_file 100 rolls the partitions over.
+    assert!(
+        bag.join("data/combo_growth/SOURCE=ALMANAC.FG/part-1.parquet")
+            .is_file()
+    );
+
+    // The view of the rows the reference keeps.
+    let valid = rows.iter().filter(|r| r[col("VALID")] == "Y").count() as u64;
+    assert!(valid > 0 && valid < rows.len() as u64, "VALID must bite");
+    let views: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bag.join("data/views.json")).unwrap()).unwrap();
+    let view = views["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "combo_valid")
+        .unwrap();
+    assert_eq!(view["filter"], "VALID = 'Y'");
+    assert_eq!(view["rows"], valid);
+    assert_eq!(view["rows_total"], rows.len() as u64);
+    let fg_valid = rows
+        .iter()
+        .filter(|r| r[col("VALID")] == "Y" && r[scr] == "FG")
+        .count() as u64;
+    assert_eq!(view["by_source"]["ALMANAC.FG"], fg_valid);
+    let prov: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bag.join("metadata/provenance.json")).unwrap())
+            .unwrap();
+    let t = &prov["tables"]["combo_growth"];
+    assert_eq!(t["rows"], rows.len() as u64);
+    assert_eq!(t["valid_rows"], valid);
+    assert_eq!(t["single_drug_rows"], single);
+
+    // The Mordred matrix: first column the drug id; non-numbers NaN and counted.
+    let text = std::fs::read_to_string(&mordred).unwrap();
+    let mut lines = text.lines();
+    let mh: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let mrows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    let (shape, chunk, values) = read_zarr(&bag, "extended_combined_mordred_descriptors").await;
+    let ncols = mh.len() - 1;
+    assert_eq!(shape, [mrows.len() as u64, ncols as u64]);
+    assert_eq!(chunk, [16, 40]);
+    let (mut missing, mut non_numeric) = (0u64, 0u64);
+    for (i, r) in mrows.iter().enumerate() {
+        for (j, v) in r.iter().skip(1).enumerate() {
+            let got = values[i * ncols + j];
+            let want = match *v {
+                "True" => Some(1.0),
+                "False" => Some(0.0),
+                v if MISSING.contains(&v) => None,
+                v => match v.parse::<f32>() {
+                    Ok(x) => Some(x),
+                    Err(_) => {
+                        non_numeric += 1;
+                        None
+                    }
+                },
+            };
+            match want {
+                Some(x) => assert_eq!(got, x, "row {i} col {}", mh[j + 1]),
+                None => {
+                    assert!(got.is_nan(), "row {i} col {}", mh[j + 1]);
+                    missing += 1;
+                }
+            }
+        }
+    }
+    assert!(non_numeric > 0 && missing > non_numeric);
+    let labels = read_parquet(&bag.join(
+        "data/features/extended_combined_mordred_descriptors/rows.parquet",
+    ));
+    assert_eq!(labels[0].schema().field(1).name(), mh[0]);
+    assert_eq!(mh[0], "DRUG");
+    let f = prov["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["table"] == "extended_combined_mordred_descriptors")
+        .unwrap();
+    assert_eq!(f["missing_values"], missing);
+    assert_eq!(f["non_numeric_values"], non_numeric);
+    assert_eq!(f["key_column"], "DRUG");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn recomputed_auc_agrees_with_the_definition() {
     let tmp = tempfile::tempdir().unwrap();
@@ -492,6 +659,12 @@ async fn the_same_inputs_give_the_same_digest() {
     assert_ne!(r1.record.digest, r3.record.digest);
 }
 
+/// A small drug-pair table (an extra column PREFIX1; a quoted CELLNAME) for the error cases.
+const COMBO_BAD: &str = "CELLNAME,SCREENER,PREFIX1,NSC1,CONC1,NSC2,CONC2,PERCENTGROWTH,VALID,STUDY
+\"786-0\",FG,S,740,1.00e-5,750,1.00e-6,35.2,Y,FG07
+A549/ATCC,FG,S,740,1.00e-6,,,-12.5,N,FG07
+";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_inputs_are_clear_errors_and_leave_no_version() {
     let tmp = tempfile::tempdir().unwrap();
@@ -539,6 +712,54 @@ async fn bad_inputs_are_clear_errors_and_leave_no_version() {
             "NCI60_dragon7_descriptors.tsv".into(),
             "NAME\tMW\tAMW\nNSC.1\t1\t2\nNSC.2\tabc\t2\n".into(),
             "NCI60_dragon7_descriptors.tsv:3: column MW: \"abc\" is not a number",
+        ),
+        (
+            "combo-ragged",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replace("A549/ATCC,FG,S,", "A549/ATCC,FG,"),
+            "ComboDrugGrowth_Nov2017.csv:3: ragged row: 9 fields, the header has 10",
+        ),
+        (
+            "combo-conc",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replace("1.00e-5,", "1.00e-5x,"),
+            "ComboDrugGrowth_Nov2017.csv:2: column CONC1: \"1.00e-5x\" is not a number",
+        ),
+        (
+            "combo-growth",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replace("-12.5", "n/a?"),
+            "ComboDrugGrowth_Nov2017.csv:3: column PERCENTGROWTH: \"n/a?\" is not a number",
+        ),
+        (
+            "combo-header",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replacen("PREFIX1", "NSC1", 1),
+            "ComboDrugGrowth_Nov2017.csv:1: duplicated header \"NSC1\" (columns 3 and 4)",
+        ),
+        (
+            "combo-columns",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replacen("VALID", "VALIDATED", 1),
+            "ComboDrugGrowth_Nov2017.csv:1: header lacks the columns [\"VALID\"]",
+        ),
+        (
+            "combo-screener",
+            "ComboDrugGrowth_Nov2017.csv".into(),
+            COMBO_BAD.replace("A549/ATCC,FG,", "A549/ATCC,,"),
+            "ComboDrugGrowth_Nov2017.csv:3: column SCREENER is missing",
+        ),
+        (
+            "mordred-ragged",
+            "extended_combined_mordred_descriptors".into(),
+            "DRUG\tABC\tnAcid\nNSC.740\t1.5\t2\nNSC.750\t3\n".into(),
+            "extended_combined_mordred_descriptors:3: ragged row: 2 fields, the header has 3",
+        ),
+        (
+            "mordred-header",
+            "extended_combined_mordred_descriptors".into(),
+            "DRUG\tABC\tABC\nNSC.740\t1.5\t2\n".into(),
+            "extended_combined_mordred_descriptors:1: duplicated header \"ABC\" (columns 2 and 3)",
         ),
     ];
     lines.clear();

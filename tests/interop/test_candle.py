@@ -201,3 +201,107 @@ def test_auc_recomputation_agrees_with_scipy(candle):
     diffs = np.array(diffs)
     assert np.median(diffs) < 1e-4, np.median(diffs)
     assert (diffs < 1e-2).mean() >= 0.95, np.sort(diffs)[-10:]
+
+
+# The drug-pair table as uno_data.load_combo_dose_response reads it (the nine columns of
+# its usecols, with its dtypes); the other columns of the file keep pandas' inference.
+COMBO_DTYPES = {"CELLNAME": str, "NSC1": str, "NSC2": str, "CONC1": np.float32, "CONC2": np.float32,
+                "PERCENTGROWTH": np.float32, "VALID": str, "SCREENER": str, "STUDY": str}
+
+
+def read_combo_csv(raw: Path) -> pd.DataFrame:
+    return pd.read_csv(raw / "ComboDrugGrowth_Nov2017.csv", sep=",", engine="c", na_values=NA,
+                       dtype=COMBO_DTYPES)
+
+
+def test_combo_reads_back_equal_to_the_csv(candle):
+    raw, bag = candle
+    want = read_combo_csv(raw)
+    assert len(want.columns) == 29
+    want.insert(0, "SOURCE", "ALMANAC." + want["SCREENER"])
+    want = want.sort_values("SOURCE", kind="stable").reset_index(drop=True)
+    got = read_partitioned(bag / "data" / "combo_growth")
+    assert sorted(got["SOURCE"].unique()) == ["ALMANAC.1A", "ALMANAC.FF", "ALMANAC.FG"]
+    cols = ["SOURCE", *COMBO_DTYPES]
+    assert_frames_equal(got[cols], want[cols])
+    # The other columns: integers, floats and strings as pandas infers them.
+    for c in ["COMBODRUGSEQ", "TESTDATE", "PERCENTGROWTHNOTZ", "TZVALUE", "EXPECTEDGROWTH", "SCORE"]:
+        np.testing.assert_array_equal(got[c].to_numpy(np.float64), want[c].to_numpy(np.float64), err_msg=c)
+    assert got["PLATE"].tolist() == want["PLATE"].tolist()
+    schema = pq.read_schema(bag / "data" / "combo_growth" / "SOURCE=ALMANAC.FG" / "part-0.parquet")
+    assert str(schema.field("CONC1").type) == "float" and str(schema.field("NSC1").type) == "string"
+    assert str(schema.field("COMBODRUGSEQ").type) == "int64"
+    # pyarrow.dataset and DuckDB see the partitions.
+    import pyarrow.dataset as ds
+    t = ds.dataset(bag / "data" / "combo_growth", partitioning="hive").to_table()
+    assert t.num_rows == len(want)
+    n = duckdb.sql(
+        f"SELECT SOURCE, count(*) FROM read_parquet('{bag}/data/combo_growth/*/*.parquet', hive_partitioning=true) "
+        "GROUP BY SOURCE ORDER BY SOURCE").fetchall()
+    assert n == sorted(want.groupby("SOURCE").size().items())
+
+
+def test_combo_valid_view_and_the_reference_frame(candle):
+    raw, bag = candle
+    df = read_combo_csv(raw)
+    keep = df[df["VALID"] == "Y"]
+    assert 0 < len(keep) < len(df)
+    views = json.loads((bag / "data" / "views.json").read_text())["views"]
+    assert [v["name"] for v in views] == ["quality", "combo_valid"]
+    v = views[1]
+    assert v["filter"] == "VALID = 'Y'" and v["rows"] == len(keep) and v["rows_total"] == len(df)
+    assert v["by_source"] == {f"ALMANAC.{k}": int(n) for k, n in keep.groupby("SCREENER").size().items()}
+    sql = v["duckdb"].replace("data/", f"{bag}/data/")
+    assert duckdb.sql(f"SELECT count(*) FROM ({sql})").fetchall()[0][0] == len(keep)
+
+    # load_combo_dose_response(fraction=True), written out (its in-place assignments aside).
+    cellmap = pd.read_csv(raw / "NCI60_CELLNAME_to_Combo.txt", sep="\t").set_index("Name")["NCI60.ID"].to_dict()
+    ref = pd.DataFrame({
+        "SOURCE": "ALMANAC." + keep["SCREENER"],
+        "CELL": keep["CELLNAME"].map(lambda x: cellmap[x]),
+        "DRUG1": "NSC." + keep["NSC1"],
+        "DOSE1": -np.log10(keep["CONC1"]),
+        "DRUG2": "NSC." + keep["NSC2"],
+        "DOSE2": -np.log10(keep["CONC2"]),
+        "GROWTH": keep["PERCENTGROWTH"] / 100,
+        "STUDY": keep["STUDY"],
+    })
+    frame = v["reference_frame_duckdb"].replace("data/", f"{bag}/data/")
+    got = duckdb.sql(frame).df()
+    assert list(got.columns) == list(ref.columns) and len(got) == len(ref)
+    key = ["SOURCE", "CELL", "DRUG1", "DOSE1", "DRUG2", "DOSE2", "STUDY", "GROWTH"]
+
+    def norm(d):
+        d = d.copy()
+        for c in ["DOSE1", "DOSE2", "GROWTH"]:
+            d[c] = d[c].astype(np.float64).round(5)
+        for c in ["SOURCE", "CELL", "DRUG1", "DRUG2", "STUDY"]:
+            d[c] = d[c].astype(object).where(d[c].notna(), "")
+        return d.sort_values(key).reset_index(drop=True)
+
+    g, w = norm(got), norm(ref)
+    for c in ["SOURCE", "CELL", "DRUG1", "DRUG2", "STUDY"]:
+        assert g[c].tolist() == w[c].tolist(), c
+    for c in ["DOSE1", "DOSE2", "GROWTH"]:
+        np.testing.assert_allclose(g[c].to_numpy(), w[c].to_numpy(), rtol=1e-6, atol=1e-6, err_msg=c)
+
+
+def test_mordred_matrix_equals_pandas(candle):
+    raw, bag = candle
+    name = "extended_combined_mordred_descriptors"
+    # uno_data.load_mordred_descriptors: read, to_numeric(errors='coerce'), float32.
+    df = pd.read_csv(raw / name, engine="c", sep="\t", na_values=NA)
+    want = df.iloc[:, 1:].apply(pd.to_numeric, errors="coerce").astype(np.float32).to_numpy()
+    assert df.columns[0] == "DRUG"
+    z = zarr.open_array(store=str(bag / "data" / "features.zarr"), path=name, mode="r")
+    assert z.dtype == np.float32 and z.shape == want.shape
+    assert list(z.metadata.dimension_names) == ["drug", "feature"]
+    np.testing.assert_array_equal(z[:], want)  # NaN where missing or not a number
+    assert np.isnan(want).any()
+    rows = pq.read_table(bag / "data" / "features" / name / "rows.parquet").to_pandas()
+    cols = pq.read_table(bag / "data" / "features" / name / "columns.parquet").to_pandas()
+    assert rows["DRUG"].tolist() == df["DRUG"].astype(str).tolist()
+    assert cols["name"].tolist() == list(df.columns[1:])
+    np.testing.assert_array_equal(cols["missing"].to_numpy(), np.isnan(want).sum(axis=0))
+    np.testing.assert_array_equal(rows["missing"].to_numpy(), np.isnan(want).sum(axis=1))
+    assert z.attrs["missing_values"] == int(np.isnan(want).sum())

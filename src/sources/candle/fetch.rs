@@ -29,8 +29,10 @@ pub const DEFAULT_BASE_URL: &str =
     "https://ftp.mcs.anl.gov/pub/candle/public/benchmarks/Pilot1/combo/";
 /// Name of the provenance document written into the output directory.
 pub const PROVENANCE_FILE: &str = "candle-fetch.json";
-/// The files the Uno AUC benchmark reads (sources.md 3.2).
-pub const DEFAULT_FILES: [&str; 14] = [
+/// The files the Uno benchmark reads (sources.md 3.2): every one is fetched by `uno_data.py`
+/// from `DATA_URL` (`get_file(DATA_URL + name)`), the drug-pair table by
+/// `load_combo_dose_response` and the Mordred table by `load_mordred_descriptors`.
+pub const DEFAULT_FILES: [&str; 16] = [
     "combined_single_response_agg",
     "rescaled_combined_single_drug_growth",
     "combined_rnaseq_data_lincs1000_source_scale",
@@ -45,6 +47,8 @@ pub const DEFAULT_FILES: [&str; 14] = [
     "cl_mapping",
     "NCI_IOA_AOA_drugs",
     "NCI60_CELLNAME_to_Combo.txt",
+    "ComboDrugGrowth_Nov2017.csv",
+    "extended_combined_mordred_descriptors",
 ];
 
 /// What to fetch and how.
