@@ -589,9 +589,8 @@ async fn combo_table_and_mordred_matrix_read_back_equal() {
         }
     }
     assert!(non_numeric > 0 && missing > non_numeric);
-    let labels = read_parquet(&bag.join(
-        "data/features/extended_combined_mordred_descriptors/rows.parquet",
-    ));
+    let labels =
+        read_parquet(&bag.join("data/features/extended_combined_mordred_descriptors/rows.parquet"));
     assert_eq!(labels[0].schema().field(1).name(), mh[0]);
     assert_eq!(mh[0], "DRUG");
     let f = prov["features"]

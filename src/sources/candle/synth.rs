@@ -130,8 +130,22 @@ CELLNAME";
 /// Real Mordred descriptor names (the first columns; `Lipinski` and `GhoseFilter` are
 /// booleans written `True`/`False`).
 const MORDRED: [&str; 16] = [
-    "ABC", "ABCGG", "nAcid", "nBase", "SpAbs_A", "SpMax_A", "SpDiam_A", "SpAD_A", "SpMAD_A",
-    "LogEE_A", "VE1_A", "nAromAtom", "nAtom", "Lipinski", "GhoseFilter", "MW",
+    "ABC",
+    "ABCGG",
+    "nAcid",
+    "nBase",
+    "SpAbs_A",
+    "SpMax_A",
+    "SpDiam_A",
+    "SpAD_A",
+    "SpMAD_A",
+    "LogEE_A",
+    "VE1_A",
+    "nAromAtom",
+    "nAtom",
+    "Lipinski",
+    "GhoseFilter",
+    "MW",
 ];
 
 /// Percent growth of one dose (-log10 M) on a Hill curve (`p` = einf, ec50, hs).
@@ -195,7 +209,14 @@ fn combo_files(opts: &SynthOptions, rng: &mut ChaCha8Rng) -> (String, String, u6
                         format!("{c:.2e}"),
                         "M",
                     ),
-                    None => ("", String::new(), String::new(), "0".into(), String::new(), ""),
+                    None => (
+                        "",
+                        String::new(),
+                        String::new(),
+                        "0".into(),
+                        String::new(),
+                        "",
+                    ),
                 };
                 let (exp, score) = match expected {
                     Some(e) => {

@@ -348,7 +348,10 @@ mod tests {
         let mut r = TsvReader::csv("t.csv", t.as_bytes()).unwrap();
         assert_eq!(r.header(), ["a", "b", "c"]);
         assert!(r.next_row().unwrap());
-        assert_eq!((r.field(0), r.field(1), r.field(2)), ("1", "x, y", "say \"hi\""));
+        assert_eq!(
+            (r.field(0), r.field(1), r.field(2)),
+            ("1", "x, y", "say \"hi\"")
+        );
         assert!(r.next_row().unwrap());
         assert_eq!((r.field(0), r.field(1), r.field(2)), ("2", "", ""));
         assert!(r.next_row().unwrap());
