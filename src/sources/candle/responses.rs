@@ -1,10 +1,12 @@
-//! Long tables (responses, growth curves, annotations) to Parquet.
+//! Long tables (responses, growth curves, drug-pair growth, annotations) to Parquet.
 //!
 //! Rows stream from a [`TsvReader`] into per-partition column builders; full batches go to
 //! a Parquet writer on a scratch file, which rolls over to a new `part-<n>.parquet` every
 //! `rows_per_file` rows, so memory stays flat however large the input is. Partitioned
 //! tables (those with a `SOURCE` column) are written hive-style:
 //! `<base>/SOURCE=<value>/part-<n>.parquet`, the partition column not stored in the files.
+//! The drug-pair table derives its partition ([`LongTableWriter::derived_partition`]):
+//! `SOURCE=ALMANAC.<SCREENER>`, with `SCREENER` kept in the files.
 
 use std::collections::BTreeMap;
 use std::fs::File;
