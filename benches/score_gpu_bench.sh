@@ -92,9 +92,11 @@ rows = [
 print(f"\n{n} samples, batch {batch}, full-size UNO ({sum(p.numel() for p in model.parameters()):,} parameters)")
 for name, v in rows:
     print(f"  {v:12.0f} samples/s  {name}")
-print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (reference)")
 print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
-print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x (first batch, i.e. CUDA/cuDNN set-up, included)")
+print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['steady_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms")
 PY
 
@@ -141,9 +143,11 @@ for name, v in [("sciml-data verify --score, end to end (read Zarr, run)", ours[
                 ("sciml-data, model only", ours["model_samples_per_second"]),
                 ("onnxruntime-python CUDA", n / ort_s), ("PyTorch eager CUDA", n / torch_s)]:
     print(f"  {v:10.1f} samples/s  {name}")
-print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / n:.3f}x (reference)")
 print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
-print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / n:.3f}x (first batch, i.e. CUDA/cuDNN set-up, included)")
+print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['steady_samples_per_second'] * ort_s / n:.3f}x (target >= 0.95)")
+print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms, first {ours['first_batch_ms']:.1f} ms")
 PY
 
@@ -190,8 +194,10 @@ for name, v in [("sciml-data verify --score, end to end (read Zarr, SAFE -> 1 km
                 ("sciml-data, model only", ours["model_samples_per_second"]),
                 ("onnxruntime-python CUDA", scenes / ort_s), ("PyTorch eager CUDA", scenes / torch_s)]:
     print(f"  {v:10.2f} scenes/s  {name}")
-print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / scenes:.3f}x (target >= 0.95)")
+print(f"ratio model-only / onnxruntime-python: {ours['model_samples_per_second'] * ort_s / scenes:.3f}x (reference)")
 print(f"ratio model-only / PyTorch eager:      {ours['model_samples_per_second'] * torch_s / scenes:.3f}x (target > 1)")
-print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / scenes:.3f}x")
+print(f"ratio end-to-end / onnxruntime-python: {ours['samples_per_second'] * ort_s / scenes:.3f}x (first batch included)")
+print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['steady_samples_per_second'] * ort_s / scenes:.3f}x (target >= 0.95)")
+print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / scenes:.3f}x (target > 1)")
 print(f"accuracy of the untrained full-size model (not a score): {rec['target']['value']}")
 PY

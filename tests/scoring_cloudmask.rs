@@ -53,7 +53,14 @@ struct Fixture {
 fn write_model(out: &Path, extra: &[&str]) {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/cloudmask_test_model.py");
-    let o = Command::new("python3")
+    // The test environment's Python (scripts/test.sh's venv) when there is one.
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    let python = std::env::var_os("VIRTUAL_ENV")
+        .map(|v| PathBuf::from(v).join("bin/python3"))
+        .filter(|p| p.exists())
+        .or_else(|| venv.exists().then_some(venv))
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let o = Command::new(&python)
         .arg(&script)
         .arg(out)
         .args(extra)

@@ -99,6 +99,10 @@ pub struct Timings {
     pub model_seconds: f64,
     pub samples_per_second: f64,
     pub model_samples_per_second: f64,
+    /// End to end after the first batch: the samples of the later batches over the wall time
+    /// from the end of the first batch to the end (reading and preparing included, the
+    /// provider's one-time set-up excluded). 0 with a single batch.
+    pub steady_samples_per_second: f64,
     /// The first batch's `Session::run` time (provider set-up included).
     pub first_batch_ms: f64,
     pub batches: u64,
@@ -149,6 +153,8 @@ pub struct Runner {
     /// The first batch, timed apart: it carries the provider's one-time set-up (CUDA
     /// context, cuDNN/cuBLAS handles, memory arena), which is not throughput.
     first_batch: Option<(f64, usize)>,
+    /// When the first batch finished (the start of the steady state).
+    first_done: Option<Instant>,
     calls: u64,
     pub bar: ProgressBar,
 }
@@ -227,6 +233,7 @@ impl Runner {
         self.calls += 1;
         if self.first_batch.is_none() {
             self.first_batch = Some((dt.as_secs_f64() * 1e3, n));
+            self.first_done = Some(Instant::now());
         } else {
             self.model_time += dt;
             self.latencies_ms.push(dt.as_secs_f64() * 1e3);
@@ -455,6 +462,7 @@ pub async fn score_address(
         model_time: Duration::ZERO,
         latencies_ms: Vec::new(),
         first_batch: None,
+        first_done: None,
         calls: 0,
         bar: ProgressBar::hidden(),
     };
@@ -471,6 +479,10 @@ pub async fn score_address(
         outcome.notes.insert(0, n);
     }
     let score_seconds = t2.elapsed().as_secs_f64();
+    let steady_seconds = runner
+        .first_done
+        .map(|t| t.elapsed().as_secs_f64())
+        .unwrap_or(0.0);
     if let Some(p) = &opts.predictions {
         predictions::write(p, &outcome.predictions)?;
     }
@@ -530,6 +542,11 @@ pub async fn score_address(
             model_seconds,
             samples_per_second: rate(outcome.samples, score_seconds),
             model_samples_per_second: rate(timed_samples, model_seconds),
+            steady_samples_per_second: if runner.calls > 1 {
+                rate(outcome.samples - first_n as u64, steady_seconds)
+            } else {
+                0.0
+            },
             first_batch_ms: first_ms,
             batches: runner.calls,
             latency_ms_mean: if lat.is_empty() {
@@ -615,8 +632,8 @@ pub fn summary(rec: &ScoreRecord) -> String {
     }
     let t = &rec.timings;
     s.push_str(&format!(
-        "   speed    {:.1} samples/s end to end, {:.1} samples/s in the model; latency {:.2} ms mean, {:.2} ms p95 per batch (first batch {:.1} ms)\n",
-        t.samples_per_second, t.model_samples_per_second, t.latency_ms_mean, t.latency_ms_p95, t.first_batch_ms
+        "   speed    {:.1} samples/s end to end ({:.1} after the first batch), {:.1} samples/s in the model; latency {:.2} ms mean, {:.2} ms p95 per batch (first batch {:.1} ms)\n",
+        t.samples_per_second, t.steady_samples_per_second, t.model_samples_per_second, t.latency_ms_mean, t.latency_ms_p95, t.first_batch_ms
     ));
     for n in &rec.notes {
         s.push_str(&format!("   note     {n}\n"));
