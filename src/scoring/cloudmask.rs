@@ -643,34 +643,46 @@ pub async fn score(
     let (mut tp, mut fp, mut tn, mut fnn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut nan_inputs = 0u64;
     let mut geometry = None;
-    for (scene, product) in &chosen {
-        let input = if form == "hdf" {
-            hdf_scene(&arrays, *scene).await
-        } else {
-            safe_scene(&arrays, *scene).await
-        }
-        .with_context(|| format!("scene {scene} ({product})"))?;
-        nan_inputs += input.nan_inputs;
-        geometry = Some(Geometry::of(input.rows, input.cols));
-        let mask = infer(&input, runner)?;
-        let mut b = Binary::default();
-        for (m, t) in mask.iter().zip(&input.truth) {
-            b.add(*t, *m > 0.5);
-        }
-        pooled.merge(&b);
-        let total = b.total();
-        table_scene.push(*scene as i64);
-        table_product.push(product.clone());
-        pixels.push(total as i64);
-        correct.push((b.tp + b.tn) as i64);
-        acc.push(b.accuracy());
-        pred_cloud.push((b.tp + b.fp) as f64 / total as f64);
-        obs_cloud.push((b.tp + b.r#fn) as f64 / total as f64);
-        tp.push(b.tp as i64);
-        fp.push(b.fp as i64);
-        tn.push(b.tn as i64);
-        fnn.push(b.r#fn as i64);
-    }
+    // Scenes are read and converted to model inputs on reader threads, ahead of the model.
+    let rt = tokio::runtime::Handle::current();
+    super::prefetch(
+        chosen.len(),
+        |i| {
+            let (scene, product) = &chosen[i];
+            rt.block_on(async {
+                if form == "hdf" {
+                    hdf_scene(&arrays, *scene).await
+                } else {
+                    safe_scene(&arrays, *scene).await
+                }
+            })
+            .with_context(|| format!("scene {scene} ({product})"))
+        },
+        |i, input| {
+            let (scene, product) = &chosen[i];
+            let mask = infer(&input, runner)?;
+            nan_inputs += input.nan_inputs;
+            geometry = Some(Geometry::of(input.rows, input.cols));
+            let mut b = Binary::default();
+            for (m, t) in mask.iter().zip(&input.truth) {
+                b.add(*t, *m > 0.5);
+            }
+            pooled.merge(&b);
+            let total = b.total();
+            table_scene.push(*scene as i64);
+            table_product.push(product.clone());
+            pixels.push(total as i64);
+            correct.push((b.tp + b.tn) as i64);
+            acc.push(b.accuracy());
+            pred_cloud.push((b.tp + b.fp) as f64 / total as f64);
+            obs_cloud.push((b.tp + b.r#fn) as f64 / total as f64);
+            tp.push(b.tp as i64);
+            fp.push(b.fp as i64);
+            tn.push(b.tn as i64);
+            fnn.push(b.r#fn as i64);
+            Ok(())
+        },
+    )?;
     let mean_acc = acc.iter().sum::<f64>() / acc.len() as f64;
     let g = geometry.expect("at least one scene");
     let mut notes = vec![format!(

@@ -249,37 +249,73 @@ pub struct Batch {
     pub n: usize,
 }
 
+/// Items `0..count` built by `make` on reader threads, ahead of the caller, and handed to
+/// `consume` in order: worker `w` builds items `w, w + W, ...` into a channel of its own of
+/// capacity one, so at most `2 W` items are in memory and no reordering buffer is needed. The
+/// first error from either side stops everything. `W` is [`prefetch_workers`].
+pub fn prefetch<I, M, C>(count: usize, make: M, mut consume: C) -> Result<()>
+where
+    I: Send,
+    M: Fn(usize) -> Result<I> + Sync,
+    C: FnMut(usize, I) -> Result<()>,
+{
+    let workers = prefetch_workers().min(count.max(1));
+    std::thread::scope(|scope| {
+        let make = &make;
+        let receivers: Vec<_> = (0..workers)
+            .map(|w| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<I>>(1);
+                scope.spawn(move || {
+                    for i in (w..count).step_by(workers) {
+                        let item = make(i);
+                        let failed = item.is_err();
+                        // A closed channel means the consumer stopped; so does an error here.
+                        if tx.send(item).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                rx
+            })
+            .collect();
+        for i in 0..count {
+            let item = receivers[i % workers]
+                .recv()
+                .map_err(|_| anyhow!("the reader stopped before item {i}"))??;
+            consume(i, item)?;
+        }
+        Ok(())
+    })
+}
+
+/// Reader threads of [`prefetch`]: the cores available, at most 4 (`SCIML_DATA_READERS`
+/// overrides).
+pub fn prefetch_workers() -> usize {
+    std::env::var("SCIML_DATA_READERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4)
+        })
+}
+
 impl Runner {
-    /// Runs `count` batches with reading overlapped: `make(i)` builds batch `i` on a reader
-    /// thread (up to two batches ahead) while the model runs the one before, so that reading,
-    /// decoding and scaling the data hide behind the model. `take(i, output)` receives each
-    /// batch's output in order. The first error from either side stops both.
+    /// Runs `count` batches with reading overlapped: `make(i)` builds batch `i` on reader
+    /// threads ([`prefetch`]) while the model runs the ones before, so that reading, decoding
+    /// and scaling the data hide behind the model. `take(i, output)` receives each batch's
+    /// output in order.
     pub fn run_overlapped<M, T>(&mut self, count: usize, make: M, mut take: T) -> Result<()>
     where
         M: Fn(usize) -> Result<Batch> + Sync,
         T: FnMut(usize, Vec<f32>) -> Result<()>,
     {
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(2);
-            let make = &make;
-            scope.spawn(move || {
-                for i in 0..count {
-                    let b = make(i);
-                    let failed = b.is_err();
-                    // A closed channel means the model side stopped; so does an error here.
-                    if tx.send(b).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-            for i in 0..count {
-                let b = rx
-                    .recv()
-                    .map_err(|_| anyhow!("the batch reader stopped before batch {i}"))??;
-                let out = self.run(b.inputs, b.n)?;
-                take(i, out)?;
-            }
-            Ok(())
+        prefetch(count, make, |i, b: Batch| {
+            let out = self.run(b.inputs, b.n)?;
+            take(i, out)
         })
     }
 }

@@ -253,7 +253,7 @@ fn build_session(model: &[u8], ep: Ep, threads: usize) -> Result<Session> {
     let (_, env) = environment()?;
     let mut b = Session::builder(env)
         .map_err(|e| anyhow!("{e}"))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(|e| anyhow!("{e}"))?;
     if threads > 0 {
         b = b.with_intra_threads(threads).map_err(|e| anyhow!("{e}"))?;
