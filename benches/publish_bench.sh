@@ -23,7 +23,8 @@ command -v rclone >/dev/null || { echo "installing rclone (Debian)"; apt-get ins
 [ -x "$VENV/bin/aws" ] || "$VENV/bin/pip" install -q awscli
 [ -x "$BIN" ] || { cargo build --release -q; BIN="$PWD/target/release/sciml-data"; }
 WORK="$(mktemp -d)"
-trap 'kill ${MOTO_PID:-0} ${GARAGE_PID:-0} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# (kill only the servers started here: `kill 0` would signal this whole process group)
+trap 'for p in ${MOTO_PID:-} ${GARAGE_PID:-}; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-bench}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-bench}" AWS_REGION=us-east-1
 BUCKET="${BUCKET:-bench}"

@@ -17,7 +17,7 @@ BIN="${SCIML_DATA_BIN:-$PWD/target/release/sciml-data}"
 [ -x "$BIN" ] || { cargo build --release -q; BIN="$PWD/target/release/sciml-data"; }
 BUCKET=bench
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sciml-remote-verify.XXXXXX")"
-trap 'kill ${GARAGE_PID:-0} 2>/dev/null || true; [ "${KEEP_BENCH:-0}" = 1 ] || rm -rf "$WORK"' EXIT
+trap '[ -z "${GARAGE_PID:-}" ] || kill "$GARAGE_PID" 2>/dev/null; [ "${KEEP_BENCH:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 now() { date +%s.%N; }
 
 echo "== version: $OBJECTS objects of 256 B - 2 KiB"
