@@ -310,10 +310,9 @@ impl Remote {
         Ok(())
     }
 
-    /// Uploads `bytes` with its SHA-256 as object metadata. `create` uses a conditional
-    /// create (If-None-Match: *): `Ok(false)` means the object already existed.
-    pub async fn put(&self, rel: &str, bytes: Bytes, sha256: &str, create: bool) -> Result<bool> {
-        self.check_writable()?;
+    /// The object attributes that carry `sha256` as user metadata (none where the store keeps
+    /// no metadata).
+    fn sha256_attributes(&self, sha256: &str) -> Attributes {
         let mut attributes = Attributes::new();
         if self.keeps_metadata {
             attributes.insert(
@@ -321,6 +320,14 @@ impl Remote {
                 AttributeValue::from(sha256.to_string()),
             );
         }
+        attributes
+    }
+
+    /// Uploads `bytes` with its SHA-256 as object metadata. `create` uses a conditional
+    /// create (If-None-Match: *): `Ok(false)` means the object already existed.
+    pub async fn put(&self, rel: &str, bytes: Bytes, sha256: &str, create: bool) -> Result<bool> {
+        self.check_writable()?;
+        let attributes = self.sha256_attributes(sha256);
         let opts = PutOptions {
             mode: if create {
                 PutMode::Create
@@ -350,13 +357,7 @@ impl Remote {
         sha256: &str,
     ) -> Result<Option<String>> {
         self.check_writable()?;
-        let mut attributes = Attributes::new();
-        if self.keeps_metadata {
-            attributes.insert(
-                Attribute::Metadata(SHA256_METADATA.into()),
-                AttributeValue::from(sha256.to_string()),
-            );
-        }
+        let attributes = self.sha256_attributes(sha256);
         let opts = PutOptions {
             attributes,
             ..Default::default()
@@ -376,13 +377,7 @@ impl Remote {
         sha256: &str,
     ) -> Result<object_store::WriteMultipart> {
         self.check_writable()?;
-        let mut attributes = Attributes::new();
-        if self.keeps_metadata {
-            attributes.insert(
-                Attribute::Metadata(SHA256_METADATA.into()),
-                AttributeValue::from(sha256.to_string()),
-            );
-        }
+        let attributes = self.sha256_attributes(sha256);
         let opts = object_store::PutMultipartOptions {
             attributes,
             ..Default::default()

@@ -35,6 +35,7 @@ use zarrs::group::GroupBuilder;
 use super::h5::{BatchFile, STACK_LEN, STACK_SHAPE, SampleMeta, VECTOR_ATTRS};
 use super::npz::{self, DATA_LEN};
 use super::preprocess::{self, OUT_SIDE};
+use super::shard::{ShardStream, Subchunk, SubchunkEncoder};
 use super::split::{self, SPLITS, crystal_system, natural_cmp};
 use crate::ingest::{IngestCommon, IngestResult, Session, input_name};
 use crate::progress;
@@ -150,47 +151,86 @@ struct Row {
     group: Option<String>,
 }
 
-/// The arrays being written and the shard buffer.
-struct Writer {
-    raw: Option<Array<StagingZarrStore>>,
-    data: Array<StagingZarrStore>,
-    raw_buf: Vec<f32>,
-    data_buf: Vec<f32>,
-    shard: u64,
-    slot: usize,
-    samples: u64,
+/// Samples the reader thread may hold ahead of the encoders.
+const READ_AHEAD: usize = 4;
+
+/// One sample as read from its batch file.
+struct ReadSample {
+    split: &'static str,
+    file: String,
+    meta: SampleMeta,
+    stack: Vec<f32>,
 }
 
-impl Writer {
-    fn shard_len(&self) -> usize {
-        self.data_buf.len() / DATA_LEN
-    }
+/// What the reader thread sends, in input order.
+enum Read {
+    Sample(Box<ReadSample>),
+    /// A file was read to its end; its size and SHA-256 (hashed on a second thread).
+    FileDone(InputFile),
+}
 
-    /// Writes the buffered shard (the unused tail is zero, the fill value, so it is not stored).
-    async fn flush(&mut self) -> Result<()> {
-        if self.slot == 0 {
-            return Ok(());
+/// Reads the HDF5 inputs in order on a thread of its own (the HDF5 library is serial), one
+/// sample at a time into buffers recycled through `free`, each input hashed on a further
+/// thread while it is read. Stops at the first error (sent) or when `tx` is dropped.
+fn spawn_reader(
+    inputs: Vec<(PathBuf, &'static str)>,
+    tx: std::sync::mpsc::SyncSender<Result<Read>>,
+    free: std::sync::mpsc::Receiver<Vec<f32>>,
+    bar: indicatif::ProgressBar,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut done = 0u64;
+        for (path, split) in &inputs {
+            let name = input_name(path);
+            let hasher = {
+                let p = path.clone();
+                std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
+            };
+            let file = match BatchFile::open(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let groups = file.groups().len().max(1) as u64;
+            for (k, group) in file.groups().iter().enumerate() {
+                let mut stack = free.try_recv().unwrap_or_else(|_| vec![0.0; STACK_LEN]);
+                let msg = file.read_sample(group, &mut stack).map(|meta| {
+                    Read::Sample(Box::new(ReadSample {
+                        split,
+                        file: name.clone(),
+                        meta,
+                        stack,
+                    }))
+                });
+                let failed = msg.is_err();
+                if tx.send(msg).is_err() || failed {
+                    return;
+                }
+                bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
+            }
+            drop(file);
+            let hashed = hasher
+                .join()
+                .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))
+                .and_then(|r| r.with_context(|| format!("cannot read {}", path.display())));
+            let msg = hashed.map(|(size, sha256)| {
+                done += size;
+                bar.set_position(done);
+                Read::FileDone(InputFile {
+                    name: name.clone(),
+                    size,
+                    sha256,
+                })
+            });
+            let failed = msg.is_err();
+            if tx.send(msg).is_err() || failed {
+                return;
+            }
         }
-        if self.slot < self.shard_len() {
-            self.data_buf[self.slot * DATA_LEN..].fill(0.0);
-            let from = (self.slot * STACK_LEN).min(self.raw_buf.len());
-            self.raw_buf[from..].fill(0.0);
-        }
-        let k = self.shard;
-        if let Some(raw) = &self.raw {
-            raw.async_store_chunk(&[k, 0, 0, 0], &self.raw_buf[..])
-                .await
-                .with_context(|| format!("cannot write shard {k} of {ZARR}/raw"))?;
-        }
-        self.data
-            .async_store_chunk(&[k, 0, 0, 0], &self.data_buf[..])
-            .await
-            .with_context(|| format!("cannot write shard {k} of {ZARR}/data"))?;
-        self.samples += self.slot as u64;
-        self.shard += 1;
-        self.slot = 0;
-        Ok(())
-    }
+    })
 }
 
 fn build_array(
@@ -258,128 +298,165 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
     let bar = progress::bytes_bar(common.progress, total_bytes, "reading");
     let store = session.staging.zarr_store(ZARR);
     let s = opts.shard_samples;
-    let mut w = Writer {
-        raw: match form {
-            Form::Hdf5 => Some(raw_array(&store, OPEN_SAMPLES, s)?),
-            Form::Npz => None,
-        },
-        data: data_array(&store, OPEN_SAMPLES, s)?,
-        raw_buf: match form {
-            Form::Hdf5 => vec![0.0; s as usize * STACK_LEN],
-            Form::Npz => Vec::new(),
-        },
-        data_buf: vec![0.0; s as usize * DATA_LEN],
-        shard: 0,
-        slot: 0,
-        samples: 0,
+    let orientations = STACK_SHAPE[0];
+    let per_shard = usize::try_from(s).context("--shard-samples is too large")?;
+    let mut raw = match form {
+        Form::Hdf5 => Some(ShardStream::new(
+            raw_array(&store, OPEN_SAMPLES, s)?,
+            &format!("{ZARR}/raw"),
+            per_shard * orientations,
+        )),
+        Form::Npz => None,
     };
+    let mut data = ShardStream::new(
+        data_array(&store, OPEN_SAMPLES, s)?,
+        &format!("{ZARR}/data"),
+        per_shard,
+    );
+    let enc = SubchunkEncoder::new(ZSTD_LEVEL);
     let mut rows: Vec<Row> = Vec::new();
     let mut recorded = Vec::new();
     let mut materials: HashMap<String, (&'static str, String, String)> = HashMap::new();
-    let mut done = 0u64;
-    match form {
-        Form::Hdf5 => {
-            for (path, split) in &inputs {
-                let name = input_name(path);
-                let hasher = {
-                    let p = path.clone();
-                    std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
-                };
-                let file = BatchFile::open(path)?;
-                let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                let groups = file.groups().len().max(1) as u64;
-                for (k, group) in file.groups().iter().enumerate() {
-                    let slot = w.slot;
-                    let stack = &mut w.raw_buf[slot * STACK_LEN..(slot + 1) * STACK_LEN];
-                    let meta = file.read_sample(group, stack)?;
-                    preprocess::transform_stack(
-                        stack,
-                        STACK_SHAPE[0],
-                        STACK_SHAPE[1],
-                        &mut w.data_buf[slot * DATA_LEN..(slot + 1) * DATA_LEN],
-                    )
-                    .with_context(|| format!("{name}: group {group}"))?;
-                    if let Some(m) = &meta.material {
-                        match materials.get(m) {
-                            Some((other, f, g)) if other != split => bail!(
-                                "material {m} is in two splits: {split} ({name}: group {group}) and {other} ({f}: group {g}); splits must not share materials",
-                            ),
-                            Some(_) => {}
-                            None => {
-                                materials.insert(m.clone(), (*split, name.clone(), group.clone()));
+    // On an error, the shards being written are waited for before the staging area is
+    // dropped, so that no write lands after it is removed.
+    let streamed: Result<()> = async {
+        match form {
+            Form::Hdf5 => {
+                use rayon::prelude::*;
+                let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
+                let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<f32>>();
+                let reader = spawn_reader(inputs.clone(), tx, free_rx, bar.clone());
+                let batch_len = rayon::current_num_threads().max(1) * 2;
+                let mut ended = false;
+                while !ended {
+                    let mut batch: Vec<Box<ReadSample>> = Vec::with_capacity(batch_len);
+                    while batch.len() < batch_len {
+                        match rx.recv() {
+                            Ok(Ok(Read::Sample(x))) => batch.push(x),
+                            Ok(Ok(Read::FileDone(input))) => recorded.push(input),
+                            Ok(Err(e)) => return Err(e),
+                            Err(_) => {
+                                ended = true;
+                                break;
                             }
                         }
                     }
-                    rows.push(Row {
-                        split,
-                        file: name.clone(),
-                        group: Some(group.clone()),
-                        meta,
-                    });
-                    w.slot += 1;
-                    if w.slot == w.shard_len() {
-                        w.flush().await?;
+                    // The reference transform and the compression of every subchunk, on all
+                    // cores, while the reader thread reads ahead.
+                    let encoded: Vec<Result<(Vec<Subchunk>, Subchunk)>> = batch
+                        .par_iter()
+                        .map(|x| {
+                            let mut out = vec![0.0f32; DATA_LEN];
+                            preprocess::transform_stack(
+                                &x.stack,
+                                orientations,
+                                STACK_SHAPE[1],
+                                &mut out,
+                            )
+                            .with_context(|| format!("{}: group {}", x.file, x.meta.group))?;
+                            let raw = x
+                                .stack
+                                .chunks(STACK_LEN / orientations)
+                                .map(|p| enc.encode(p))
+                                .collect::<Result<Vec<_>>>()?;
+                            Ok((raw, enc.encode(&out)?))
+                        })
+                        .collect();
+                    for (x, e) in batch.into_iter().zip(encoded) {
+                        let (raw_blobs, data_blob) = e?;
+                        let x = *x;
+                        let group = x.meta.group.clone();
+                        if let Some(m) = &x.meta.material {
+                            match materials.get(m) {
+                                Some((other, f, g)) if *other != x.split => bail!(
+                                    "material {m} is in two splits: {} ({}: group {group}) and {other} ({f}: group {g}); splits must not share materials",
+                                    x.split,
+                                    x.file,
+                                ),
+                                Some(_) => {}
+                                None => {
+                                    materials
+                                        .insert(m.clone(), (x.split, x.file.clone(), group.clone()));
+                                }
+                            }
+                        }
+                        if let Some(raw) = raw.as_mut() {
+                            for b in raw_blobs {
+                                raw.push(b).await?;
+                            }
+                        }
+                        data.push(data_blob).await?;
+                        rows.push(Row {
+                            split: x.split,
+                            file: x.file,
+                            group: Some(group),
+                            meta: x.meta,
+                        });
+                        let _ = free_tx.send(x.stack);
                     }
-                    bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
                 }
-                drop(file);
-                let (size, sha256) = hasher
+                drop(rx);
+                reader
                     .join()
-                    .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                done += size;
-                bar.set_position(done);
-                recorded.push(InputFile { name, size, sha256 });
+                    .map_err(|_| anyhow::anyhow!("the CBED reader thread panicked"))?;
             }
-        }
-        Form::Npz => {
-            use rayon::prelude::*;
-            for batch in inputs.chunks(s as usize) {
-                let read: Vec<Result<(InputFile, u8, Vec<f32>)>> = batch
-                    .par_iter()
-                    .map(|(path, _)| {
-                        let name = input_name(path);
-                        let bytes = std::fs::read(path)
-                            .with_context(|| format!("cannot read {}", path.display()))?;
-                        let mut data = vec![0.0f32; DATA_LEN];
-                        let sg = npz::read_sample(&name, &bytes, &mut data)?;
-                        let input = InputFile {
-                            size: bytes.len() as u64,
-                            sha256: crate::hashing::sha256_hex(&bytes),
-                            name,
-                        };
-                        Ok((input, sg, data))
-                    })
-                    .collect();
-                for ((_, split), r) in batch.iter().zip(read) {
-                    let (input, sg, data) = r?;
-                    let slot = w.slot;
-                    w.data_buf[slot * DATA_LEN..(slot + 1) * DATA_LEN].copy_from_slice(&data);
-                    let stem = input.name.strip_suffix(".npz").unwrap_or(&input.name);
-                    rows.push(Row {
-                        split,
-                        file: input.name.clone(),
-                        group: None,
-                        meta: SampleMeta {
-                            group: stem.to_string(),
-                            space_group: sg,
-                            ..Default::default()
-                        },
-                    });
-                    done += input.size;
-                    recorded.push(input);
-                    w.slot += 1;
-                    if w.slot == w.shard_len() {
-                        w.flush().await?;
+            Form::Npz => {
+                use rayon::prelude::*;
+                let mut done = 0u64;
+                for batch in inputs.chunks(per_shard) {
+                    let read: Vec<Result<(InputFile, u8, Subchunk)>> = batch
+                        .par_iter()
+                        .map(|(path, _)| {
+                            let name = input_name(path);
+                            let bytes = std::fs::read(path)
+                                .with_context(|| format!("cannot read {}", path.display()))?;
+                            let mut values = vec![0.0f32; DATA_LEN];
+                            let sg = npz::read_sample(&name, &bytes, &mut values)?;
+                            let input = InputFile {
+                                size: bytes.len() as u64,
+                                sha256: crate::hashing::sha256_hex(&bytes),
+                                name,
+                            };
+                            Ok((input, sg, enc.encode(&values)?))
+                        })
+                        .collect();
+                    for ((_, split), r) in batch.iter().zip(read) {
+                        let (input, sg, blob) = r?;
+                        data.push(blob).await?;
+                        let stem = input.name.strip_suffix(".npz").unwrap_or(&input.name);
+                        rows.push(Row {
+                            split,
+                            file: input.name.clone(),
+                            group: None,
+                            meta: SampleMeta {
+                                group: stem.to_string(),
+                                space_group: sg,
+                                ..Default::default()
+                            },
+                        });
+                        done += input.size;
+                        recorded.push(input);
                     }
+                    bar.set_position(done);
                 }
-                bar.set_position(done);
             }
         }
+        Ok(())
     }
-    w.flush().await?;
+    .await;
+    if streamed.is_err() {
+        if let Some(raw) = raw.as_mut() {
+            let _ = raw.abandon().await;
+        }
+        let _ = data.abandon().await;
+    }
+    streamed?;
+    if let Some(raw) = raw.as_mut() {
+        raw.finish().await?;
+    }
+    data.finish().await?;
     bar.finish_and_clear();
-    let n = w.samples;
+    let n = rows.len() as u64;
     if n == 0 {
         bail!("the inputs hold no samples");
     }
@@ -564,4 +641,42 @@ fn samples_batch(rows: &[Row]) -> Result<RecordBatch> {
         cols.push(Arc::new(a));
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// Arrays laid out as `raw` (subchunk = one pattern) for the tests of [`super::shard`].
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Two identical arrays of shape (5, 3, side, side), `shard` samples per shard, in the
+    /// stores `zarrs` and `stream` of a staging area under the returned directory.
+    pub async fn array_pair(
+        shard: u64,
+        side: u64,
+    ) -> (
+        tempfile::TempDir,
+        Array<StagingZarrStore>,
+        Array<StagingZarrStore>,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staging = crate::staging::Staging::create(dir.path().join("s")).expect("staging");
+        let make = |name: &str| {
+            build_array(
+                &staging.zarr_store(name),
+                "/raw",
+                5,
+                shard,
+                side,
+                vec![1, 1, side, side],
+            )
+            .expect("array")
+        };
+        let (a, b) = (make("zarrs"), make("stream"));
+        (dir, a, b)
+    }
+
+    /// The bytes of shard `k` of the array in store `name` (empty when it was not written).
+    pub fn read_shard_bytes(dir: &Path, name: &str, k: u64) -> Vec<u8> {
+        std::fs::read(dir.join(format!("s/{name}/raw/c/{k}/0/0/0"))).unwrap_or_default()
+    }
 }

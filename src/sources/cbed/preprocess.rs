@@ -26,6 +26,25 @@ pub const OUT_SIDE: usize = 128;
 /// floor, a negative or NaN intensity stays NaN through `np.maximum` and `np.clip`).
 #[inline]
 pub fn log_scale(x: f32) -> f32 {
+    // Below e^-17 the result is the floor's 0, above e^8.5 the clip's 255, whatever the
+    // logarithm's rounding: those intensities (most of a pattern's background) skip it.
+    if (0.0..BELOW_FLOOR).contains(&x) {
+        return CLIP.0;
+    }
+    if x > ABOVE_CLIP {
+        return CLIP.1;
+    }
+    log_scale_exact(x)
+}
+
+/// Just below e^-17 = 4.13993772e-8: every non-negative intensity under it maps to 0.
+const BELOW_FLOOR: f32 = 4.1399e-8;
+/// Just above e^8.5 = 4914.76884: every intensity over it maps to 255.
+const ABOVE_CLIP: f32 = 4914.8;
+
+/// [`log_scale`] without its shortcuts.
+#[inline]
+fn log_scale_exact(x: f32) -> f32 {
     let l = f64::from(x).ln() as f32;
     if l.is_nan() {
         return f32::NAN;
@@ -109,6 +128,25 @@ mod tests {
         assert_eq!(log_scale(1e-9), 0.0);
         // ln(1e-3) = -6.9077...: (17 - 6.9077) * 10 = 100.92...
         assert!((log_scale(1e-3) - 100.922_45).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_shortcuts_give_the_exact_values() {
+        assert!(f64::from(BELOW_FLOOR) < (-17.0f64).exp());
+        assert!(f64::from(ABOVE_CLIP) > 8.5f64.exp());
+        // Every float32 in a band around both thresholds, and a sweep over the whole range.
+        let around = |t: f32| {
+            let b = t.to_bits();
+            (b - 100_000..b + 100_000).map(f32::from_bits)
+        };
+        let sweep = (0..1u32 << 20).map(|i| f32::from_bits(i << 12));
+        for x in around(BELOW_FLOOR).chain(around(ABOVE_CLIP)).chain(sweep) {
+            let (a, b) = (log_scale(x), log_scale_exact(x));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a} != {b}"
+            );
+        }
     }
 
     #[test]
