@@ -273,15 +273,18 @@ fn hash_files(files: Vec<PathBuf>, product: String) -> std::thread::JoinHandle<R
     })
 }
 
+/// Variables the reader may hold ahead of the encoder.
+const READ_AHEAD: usize = 3;
+
 /// Reads the variables of a SAFE product on a reader thread, handing them over one at a time
-/// through a channel of one slot: reading (serialised inside the netCDF and HDF5 libraries)
-/// overlaps the encoding of the previous variable, and at most three variables of one scene
-/// are in memory. The thread stops at the first error, or when the receiver is dropped.
+/// through a channel of [`READ_AHEAD`] slots: reading (chunks decoded on all cores, see
+/// [`super::chunks`]) overlaps the encoding of the previous variables, and at most
+/// `READ_AHEAD + 2` variables of one scene are in memory. The thread stops at the first error, or when the receiver is dropped.
 fn read_ahead(
     product: SafeProduct,
     specs: Vec<safe::VarSpec>,
 ) -> tokio::sync::mpsc::Receiver<Result<(safe::VarSpec, Var)>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
     std::thread::spawn(move || {
         for spec in specs {
             let read = product.read(&spec).map(|v| (spec, v));

@@ -1,6 +1,7 @@
 //! CloudMask: Sentinel-3 SLSTR Level-1 products (source `slstr`, dataset `cloudmask`).
 //! See docs/sources/slstr.md and shared/reference/sources.md section 1.
 //!
+//! - [`chunks`]: a variable decoded from its HDF5 chunks on all cores (deflate, shuffle);
 //! - [`safe`]: the SAFE folder name and the files/variables of a scene;
 //! - [`product`]: one SAFE product read with the `netcdf` crate (packed values, CF
 //!   attributes, dimensions, global attributes);
@@ -10,6 +11,7 @@
 //! - [`split`]: the reference's test list and 80/20 split (sklearn, seed 42);
 //! - [`ingest`], [`synth`]: the commands.
 
+pub mod chunks;
 pub mod extent;
 pub mod hdf;
 pub mod ingest;

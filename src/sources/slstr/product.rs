@@ -9,6 +9,7 @@ use netcdf::AttributeValue;
 use netcdf::types::{FloatType, IntType, NcVariableType};
 use serde_json::{Map, Value, json};
 
+use super::chunks;
 use super::layout::{Dtype, Var};
 use super::safe::{self, Grid, SafeName, VarSpec};
 
@@ -114,13 +115,36 @@ impl SafeProduct {
                 spec.variable, spec.file
             )
         })?;
-        let bytes = v.get_raw_values(..).map_err(|e| {
+        let unreadable = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!(
                 "product {product}, variable {} ({}): cannot read the values ({e}); the file is unreadable or truncated",
                 spec.variable,
                 spec.file
             )
-        })?;
+        };
+        // Chunked deflate/shuffle variables are decoded in parallel from their chunks; any
+        // other layout is read through the library.
+        let shape: Vec<usize> = dims.iter().map(|d| d.1).collect();
+        drop(v);
+        drop(f);
+        let path = self.dir.join(&spec.file);
+        let bytes = match chunks::read(&path, &spec.variable, &shape, dtype.size())
+            .map_err(|e| unreadable(&format!("{e:#}")))?
+        {
+            Some(bytes) => bytes,
+            None => {
+                let f = self
+                    .open_file(&spec.file)
+                    .with_context(|| format!("variable {}", spec.variable))?;
+                let v = f.variable(&spec.variable).with_context(|| {
+                    format!(
+                        "product {product}: variable {} is missing from {}",
+                        spec.variable, spec.file
+                    )
+                })?;
+                v.get_raw_values(..).map_err(|e| unreadable(&e))?
+            }
+        };
         Ok(Var {
             name: spec.variable.clone(),
             dims: spec

@@ -1,0 +1,431 @@
+//! Parallel decoding of a netCDF-4 variable straight from its HDF5 chunks.
+//!
+//! The HDF5 library decodes chunks one at a time under its global lock, which makes
+//! inflating the products' deflate (+ shuffle) chunks the serial part of an SLSTR ingest.
+//! Here the library is asked only where each chunk lies (`H5Dchunk_iter`); the chunk bytes are
+//! then read from a memory map of the file and inflated (zlib-rs), unshuffled and placed on
+//! all cores. The result is the same bytes the library returns (checked against it in the
+//! tests of [`super::product`] and `tests/cloudmask.rs`).
+//!
+//! Only the layouts this decoder fully understands are taken: chunked, little-endian, every
+//! chunk allocated and written with every filter, and a filter pipeline made of `shuffle` and
+//! `deflate` (either, both in HDF5's usual order, or none). Anything else returns `None`, and
+//! the caller reads through the library as before.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use hdf5_metno as hdf5;
+use rayon::prelude::*;
+
+/// Where one chunk lies in the file.
+struct ChunkRef {
+    /// The position of its first element, per dimension.
+    origin: Vec<usize>,
+    addr: usize,
+    size: usize,
+}
+
+/// The decoding steps of a filter pipeline, in decoding order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pipeline {
+    inflate: bool,
+    unshuffle: bool,
+}
+
+fn pipeline_of(filters: &[hdf5::filters::Filter]) -> Option<Pipeline> {
+    use hdf5::filters::Filter;
+    match filters {
+        [] => Some(Pipeline {
+            inflate: false,
+            unshuffle: false,
+        }),
+        [Filter::Deflate(_)] => Some(Pipeline {
+            inflate: true,
+            unshuffle: false,
+        }),
+        [Filter::Shuffle] => Some(Pipeline {
+            inflate: false,
+            unshuffle: true,
+        }),
+        // Encoded by shuffling, then deflating: decoded the other way round.
+        [Filter::Shuffle, Filter::Deflate(_)] => Some(Pipeline {
+            inflate: true,
+            unshuffle: true,
+        }),
+        _ => None,
+    }
+}
+
+/// How a variable is chunked and encoded.
+struct Layout {
+    chunk: Vec<usize>,
+    pipeline: Pipeline,
+    chunks: Vec<ChunkRef>,
+}
+
+/// The chunk layout of `variable` in `file`, or `None` when this decoder does not handle it.
+fn layout(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<Option<Layout>> {
+    let file = hdf5::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let Ok(ds) = file.dataset(variable) else {
+        return Ok(None);
+    };
+    let Some(chunk) = ds.chunk() else {
+        return Ok(None);
+    };
+    let dtype = ds.dtype()?;
+    if dtype.size() != elem
+        || (elem > 1 && dtype.byte_order() != hdf5::datatype::ByteOrder::LittleEndian)
+        || ds.shape() != shape
+        || chunk.len() != shape.len()
+        || chunk.contains(&0)
+    {
+        return Ok(None);
+    }
+    let Some(pipeline) = pipeline_of(&ds.filters()) else {
+        return Ok(None);
+    };
+    let expected: usize = shape
+        .iter()
+        .zip(&chunk)
+        .map(|(n, c)| n.div_ceil(*c))
+        .product();
+    let mut chunks = Vec::with_capacity(expected);
+    let mut skipped_filters = false;
+    ds.chunks_visit(|c| {
+        if c.filter_mask != 0 {
+            skipped_filters = true;
+        }
+        chunks.push(ChunkRef {
+            origin: c.offset.iter().map(|o| *o as usize).collect(),
+            addr: c.addr as usize,
+            size: c.size as usize,
+        });
+        0
+    })?;
+    if skipped_filters || chunks.len() != expected {
+        return Ok(None);
+    }
+    Ok(Some(Layout {
+        chunk,
+        pipeline,
+        chunks,
+    }))
+}
+
+/// The output buffer, written by several threads at disjoint ranges.
+#[derive(Clone, Copy)]
+struct Disjoint(*mut u8, usize);
+
+// SAFETY: only used for writes at disjoint ranges (one chunk's region per task).
+unsafe impl Send for Disjoint {}
+unsafe impl Sync for Disjoint {}
+
+impl Disjoint {
+    /// Copies `bytes` to `at`.
+    ///
+    /// # Safety
+    /// `at + bytes.len()` must lie within the buffer, and no other thread may access that
+    /// range meanwhile.
+    unsafe fn write(&self, at: usize, bytes: &[u8]) {
+        assert!(at + bytes.len() <= self.1, "write beyond the output buffer");
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.add(at), bytes.len()) };
+    }
+}
+
+/// Undoes HDF5's byte shuffle of `elem`-byte elements: byte `b` of element `i` was stored
+/// at `b * n + i`. A tail that is not a whole element is stored as is.
+fn unshuffle(src: &[u8], elem: usize, dst: &mut [u8]) {
+    let n = src.len() / elem;
+    let body = &mut dst[..n * elem];
+    match elem {
+        // Interleaving loops the compiler vectorises, for the products' 2- and 4-byte types.
+        2 => {
+            let (p0, p1) = src.split_at(n);
+            for ((o, a), b) in body.chunks_exact_mut(2).zip(p0).zip(&p1[..n]) {
+                o[0] = *a;
+                o[1] = *b;
+            }
+        }
+        4 => {
+            let (p0, rest) = src.split_at(n);
+            let (p1, rest) = rest.split_at(n);
+            let (p2, p3) = rest.split_at(n);
+            for ((((o, a), b), c), d) in body
+                .chunks_exact_mut(4)
+                .zip(p0)
+                .zip(p1)
+                .zip(p2)
+                .zip(&p3[..n])
+            {
+                o[0] = *a;
+                o[1] = *b;
+                o[2] = *c;
+                o[3] = *d;
+            }
+        }
+        _ => {
+            for b in 0..elem {
+                let plane = &src[b * n..(b + 1) * n];
+                for (i, v) in plane.iter().enumerate() {
+                    body[i * elem + b] = *v;
+                }
+            }
+        }
+    }
+    let tail = n * elem;
+    dst[tail..].copy_from_slice(&src[tail..]);
+}
+
+/// Decodes one chunk into `chunk_bytes` bytes.
+fn decode(raw: &[u8], pipeline: Pipeline, elem: usize, chunk_bytes: usize) -> Result<Vec<u8>> {
+    let inflated = if pipeline.inflate {
+        let mut out = Vec::with_capacity(chunk_bytes);
+        let mut z = flate2::Decompress::new(true);
+        let status = z
+            .decompress_vec(raw, &mut out, flate2::FlushDecompress::Finish)
+            .context("corrupt deflate stream")?;
+        if status != flate2::Status::StreamEnd || out.len() != chunk_bytes {
+            bail!(
+                "deflate stream of {} bytes decodes to {} bytes, expected {chunk_bytes}",
+                raw.len(),
+                out.len()
+            );
+        }
+        out
+    } else {
+        if raw.len() != chunk_bytes {
+            bail!("chunk of {} bytes, expected {chunk_bytes}", raw.len());
+        }
+        raw.to_vec()
+    };
+    if pipeline.unshuffle && elem > 1 {
+        let mut out = vec![0u8; chunk_bytes];
+        unshuffle(&inflated, elem, &mut out);
+        Ok(out)
+    } else {
+        Ok(inflated)
+    }
+}
+
+/// Reads `variable` (of `shape`, `elem`-byte elements) from the netCDF-4 file at `path` by
+/// decoding its chunks in parallel. `Ok(None)`: a layout this decoder leaves to the library.
+pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<Option<Vec<u8>>> {
+    if shape.is_empty() || shape.contains(&0) {
+        return Ok(None);
+    }
+    // The library's part, under its lock: where the chunks are.
+    let Some(Layout {
+        chunk,
+        pipeline,
+        chunks,
+    }) = layout(path, variable, shape, elem)?
+    else {
+        return Ok(None);
+    };
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: the map is read-only and the inputs are not modified while they are ingested
+    // (they are hashed before and after use: a change shows as a digest mismatch).
+    let map = unsafe { memmap2::Mmap::map(&f) }
+        .with_context(|| format!("cannot map {}", path.display()))?;
+    let chunk_elems: usize = chunk.iter().product();
+    let chunk_bytes = chunk_elems * elem;
+    let total: usize = shape.iter().product();
+    let rank = shape.len();
+    let mut strides = vec![1usize; rank];
+    for d in (0..rank - 1).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let mut chunk_strides = vec![1usize; rank];
+    for d in (0..rank - 1).rev() {
+        chunk_strides[d] = chunk_strides[d + 1] * chunk[d + 1];
+    }
+    for c in &chunks {
+        if c.origin.len() != rank || c.origin.iter().zip(shape).any(|(o, n)| o >= n) {
+            bail!(
+                "variable {variable} of {}: a chunk starts outside the variable at {:?}",
+                path.display(),
+                c.origin
+            );
+        }
+    }
+    // Chunks do not overlap, so each one's in-bounds part is a region of the output that no
+    // other chunk writes: they are decoded and placed in parallel.
+    let mut out = vec![0u8; total * elem];
+    let target = Disjoint(out.as_mut_ptr(), out.len());
+    chunks
+        .par_iter()
+        .try_for_each(|c| {
+            let raw = map
+                .get(c.addr..c.addr.saturating_add(c.size))
+                .with_context(|| {
+                    format!(
+                        "chunk at byte {} ({} bytes) lies beyond the end of the file: truncated",
+                        c.addr, c.size
+                    )
+                })?;
+            let bytes = decode(raw, pipeline, elem, chunk_bytes)
+                .with_context(|| format!("chunk at {:?}", c.origin))?;
+            // Edge chunks are stored padded to the chunk shape: only their in-bounds part is
+            // placed.
+            let extent: Vec<usize> = (0..rank)
+                .map(|d| chunk[d].min(shape[d] - c.origin[d]))
+                .collect();
+            let row = extent[rank - 1] * elem;
+            let outer: usize = extent[..rank - 1].iter().product();
+            let mut idx = vec![0usize; rank - 1];
+            for _ in 0..outer {
+                let mut dst = c.origin[rank - 1] * strides[rank - 1];
+                let mut src = 0;
+                for d in 0..rank - 1 {
+                    dst += (c.origin[d] + idx[d]) * strides[d];
+                    src += idx[d] * chunk_strides[d];
+                }
+                // SAFETY: the destination lies inside `out` (origin + extent <= shape) and in
+                // this chunk's region, which no other task writes; `out` outlives the loop.
+                unsafe { target.write(dst * elem, &bytes[src * elem..src * elem + row]) };
+                for d in (0..rank - 1).rev() {
+                    idx[d] += 1;
+                    if idx[d] < extent[d] {
+                        break;
+                    }
+                    idx[d] = 0;
+                }
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .with_context(|| format!("variable {variable} of {}", path.display()))?;
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unshuffle_inverts_the_byte_shuffle() {
+        for elem in [1, 2, 3, 4, 8] {
+            for len in [0usize, 1, 22, 67] {
+                let values: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
+                let n = values.len() / elem;
+                let mut shuffled = vec![0u8; values.len()];
+                for i in 0..n {
+                    for b in 0..elem {
+                        shuffled[b * n + i] = values[i * elem + b];
+                    }
+                }
+                shuffled[n * elem..].copy_from_slice(&values[n * elem..]);
+                let mut back = vec![0u8; values.len()];
+                unshuffle(&shuffled, elem, &mut back);
+                assert_eq!(back, values, "elem {elem}, {len} bytes");
+            }
+        }
+    }
+
+    /// Writes `values` as dataset `name` of shape (7, 10) in chunks of (3, 4) (partial edge
+    /// chunks in both dimensions) with the given filters, and returns the library's reading.
+    fn write<T: hdf5::H5Type + Copy>(
+        file: &hdf5::File,
+        name: &str,
+        values: &[T],
+        filters: &str,
+    ) -> Vec<T> {
+        let mut b = file.new_dataset::<T>().shape((7, 10)).chunk((3, 4));
+        if filters.contains('s') {
+            b = b.shuffle();
+        }
+        if filters.contains('d') {
+            b = b.deflate(4);
+        }
+        if filters.contains('f') {
+            b = b.fletcher32();
+        }
+        let ds = b.create(name).expect("create");
+        ds.write_raw(values).expect("write");
+        ds.read_raw::<T>().expect("read")
+    }
+
+    fn le_bytes<T: Copy>(v: &[T]) -> Vec<u8> {
+        // The test platform is little-endian, as the decoder's output is.
+        let n = std::mem::size_of_val(v);
+        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), n) }.to_vec()
+    }
+
+    #[test]
+    fn chunks_decode_to_the_library_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.nc");
+        let i16s: Vec<i16> = (0..70)
+            .map(|i| (i * 977 % 65_000 - 32_000) as i16)
+            .collect();
+        let f64s: Vec<f64> = (0..70).map(|i| f64::from(i) * -1.25e-3).collect();
+        let u8s: Vec<u8> = (0..70).map(|i| (i * 37 % 251) as u8).collect();
+        let mut expected = Vec::new();
+        {
+            let file = hdf5::File::create(&path).expect("create");
+            for (name, filters) in [("sd", "sd"), ("d", "d"), ("s", "s"), ("none", "")] {
+                let v = write(&file, &format!("i16_{name}"), &i16s, filters);
+                expected.push((format!("i16_{name}"), 2, le_bytes(&v)));
+                let v = write(&file, &format!("f64_{name}"), &f64s, filters);
+                expected.push((format!("f64_{name}"), 8, le_bytes(&v)));
+            }
+            let v = write(&file, "u8_sd", &u8s, "sd");
+            expected.push(("u8_sd".into(), 1, le_bytes(&v)));
+            write(&file, "i16_fletcher", &i16s, "sdf");
+            // Never written: its chunks are unallocated (the fill value).
+            file.new_dataset::<i16>()
+                .shape((7, 10))
+                .chunk((3, 4))
+                .deflate(1)
+                .create("i16_sparse")
+                .expect("create");
+        }
+        for (name, elem, bytes) in &expected {
+            let got = read(&path, name, &[7, 10], *elem)
+                .expect("read")
+                .unwrap_or_else(|| panic!("{name}: not taken"));
+            assert_eq!(&got, bytes, "{name}");
+        }
+        // Left to the library: other filters, unallocated chunks, a wrong element size.
+        assert!(
+            read(&path, "i16_fletcher", &[7, 10], 2)
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            read(&path, "i16_sparse", &[7, 10], 2)
+                .expect("read")
+                .is_none()
+        );
+        assert!(read(&path, "i16_sd", &[7, 10], 4).expect("read").is_none());
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.nc");
+        let values: Vec<i32> = (0..70).map(|i| i * 1_000_003).collect();
+        {
+            let file = hdf5::File::create(&path).expect("create");
+            write(&file, "v", &values, "sd");
+        }
+        let chunks = layout(&path, "v", &[7, 10], 4)
+            .expect("layout")
+            .expect("taken")
+            .chunks;
+        let mut bytes = std::fs::read(&path).expect("read");
+        let c = &chunks[1];
+        bytes[c.addr + c.size / 2] ^= 0x55;
+        std::fs::write(&path, &bytes).expect("write");
+        let err = read(&path, "v", &[7, 10], 4).expect_err("damaged");
+        assert!(format!("{err:#}").contains("variable v"), "{err:#}");
+    }
+
+    #[test]
+    fn only_known_pipelines_are_taken() {
+        use hdf5::filters::Filter;
+        assert!(pipeline_of(&[Filter::Shuffle, Filter::Deflate(4)]).is_some());
+        assert!(pipeline_of(&[Filter::Deflate(1), Filter::Shuffle]).is_none());
+        assert!(pipeline_of(&[Filter::Fletcher32, Filter::Deflate(1)]).is_none());
+    }
+}
