@@ -19,15 +19,45 @@ pub fn finish_hex(hasher: Sha256) -> String {
 /// A reader that hashes and counts every byte read through it.
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: ReadHasher,
     bytes: u64,
+}
+
+/// Where a [`HashingReader`] hashes: inline, or on a thread of its own that is handed a copy
+/// of every block read (the same bytes the caller gets).
+enum ReadHasher {
+    Inline(Sha256),
+    Thread {
+        tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+        handle: Option<std::thread::JoinHandle<String>>,
+    },
 }
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: ReadHasher::Inline(Sha256::new()),
+            bytes: 0,
+        }
+    }
+
+    /// Hashes on a thread of its own, so that hashing overlaps the caller's parsing.
+    pub fn on_thread(inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for block in rx {
+                h.update(&block);
+            }
+            finish_hex(h)
+        });
+        HashingReader {
+            inner,
+            hasher: ReadHasher::Thread {
+                tx: Some(tx),
+                handle: Some(handle),
+            },
             bytes: 0,
         }
     }
@@ -47,14 +77,35 @@ impl<R: Read> HashingReader<R> {
                 break;
             }
         }
-        Ok((self.bytes, finish_hex(self.hasher)))
+        let hex = match &mut self.hasher {
+            ReadHasher::Inline(h) => finish_hex(std::mem::take(h)),
+            ReadHasher::Thread { tx, handle } => {
+                drop(tx.take());
+                handle
+                    .take()
+                    .ok_or_else(|| io::Error::other("the input was already hashed"))?
+                    .join()
+                    .map_err(|_| io::Error::other("the hashing thread panicked"))?
+            }
+        };
+        Ok((self.bytes, hex))
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        match &mut self.hasher {
+            ReadHasher::Inline(h) => h.update(&buf[..n]),
+            ReadHasher::Thread { tx, .. } => {
+                if n > 0 {
+                    let sent = tx.as_ref().map(|t| t.send(buf[..n].to_vec()));
+                    if !matches!(sent, Some(Ok(()))) {
+                        return Err(io::Error::other("the hashing thread stopped"));
+                    }
+                }
+            }
+        }
         self.bytes += n as u64;
         Ok(n)
     }

@@ -161,7 +161,10 @@ struct Collected {
 
 fn open(path: &Path) -> Result<BufReader<HashingReader<File>>> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(BufReader::with_capacity(1 << 20, HashingReader::new(f)))
+    Ok(BufReader::with_capacity(
+        1 << 20,
+        HashingReader::on_thread(f),
+    ))
 }
 
 fn finish_hash(path: &Path, r: BufReader<HashingReader<File>>) -> Result<InputFile> {
@@ -411,6 +414,16 @@ pub async fn ingest(common: &IngestCommon, opts: &CandleOptions) -> Result<Inges
         .await
 }
 
+/// Adds one to `key`'s count (allocating the key only the first time it is seen).
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 fn read_responses(
     path: &Path,
     name: &str,
@@ -444,16 +457,13 @@ fn read_responses(
     while r.next_row()? {
         w.push(&r)?;
         counts.rows += 1;
-        *counts
-            .by_source
-            .entry(r.field(i_src).to_string())
-            .or_default() += 1;
+        count(&mut counts.by_source, r.field(i_src));
         let r2 = r.f32_at(i_r2)?;
         let se = r.f32_at(i_se)?;
         // NaN compares false, as in pandas.
         if r2.is_some_and(|v| v >= MIN_R2FIT) && se.is_some_and(|v| v <= MAX_EC50SE) {
             quality += 1;
-            *q_by_source.entry(r.field(i_src).to_string()).or_default() += 1;
+            count(&mut q_by_source, r.field(i_src));
             let a = r.f32_at(i_auc)?;
             if a.is_some_and(|v| !v.is_nan()) {
                 with_auc += 1;
@@ -534,10 +544,7 @@ fn read_growth(
     while r.next_row()? {
         w.push(&r)?;
         counts.rows += 1;
-        *counts
-            .by_source
-            .entry(r.field(i_src).to_string())
-            .or_default() += 1;
+        count(&mut counts.by_source, r.field(i_src));
         if opts.recompute_auc
             && let (Some(lc), Some(g)) = (r.f32_at(i_conc)?, r.f32_at(i_growth)?)
         {

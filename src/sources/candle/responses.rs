@@ -120,11 +120,107 @@ pub struct PartFile {
 
 struct Partition {
     cols: Vec<Col>,
-    writer: Option<ArrowWriter<BufWriter<File>>>,
+    /// Whether the writer thread has a file open for this partition.
+    open: bool,
     rows_in_file: u64,
     next_index: u32,
     current: Option<PartFile>,
     done: Vec<PartFile>,
+}
+
+/// Batches waiting for the writer thread: bounds memory to a few batches.
+const QUEUED_BATCHES: usize = 4;
+
+/// What the writer thread is asked to do, in order.
+enum Job {
+    /// Create the scratch file of partition `key` and a Parquet writer on it.
+    Open(String, PathBuf),
+    /// Append a batch to partition `key`'s open file.
+    Write(String, RecordBatch),
+    /// Finish partition `key`'s open file (footer, flush).
+    Close(String),
+}
+
+/// A thread that owns the Parquet writers, so that encoding and compressing the pages
+/// (dictionaries, statistics, zstd) overlaps the parsing of the next rows. The jobs are done
+/// in the order they are sent, so the files are the same bytes as when written inline.
+struct FileWriters {
+    tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    handle: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl FileWriters {
+    fn spawn(schema: SchemaRef, props: WriterProperties) -> FileWriters {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUED_BATCHES);
+        let handle = std::thread::spawn(move || -> Result<()> {
+            let mut open: BTreeMap<String, (PathBuf, ArrowWriter<BufWriter<File>>)> =
+                BTreeMap::new();
+            for job in rx {
+                match job {
+                    Job::Open(key, path) => {
+                        let f = File::create(&path)
+                            .with_context(|| format!("cannot create {}", path.display()))?;
+                        let w = ArrowWriter::try_new(
+                            BufWriter::with_capacity(1 << 20, f),
+                            schema.clone(),
+                            Some(props.clone()),
+                        )?;
+                        open.insert(key, (path, w));
+                    }
+                    Job::Write(key, batch) => {
+                        let (path, w) = open
+                            .get_mut(&key)
+                            .with_context(|| format!("no open file for partition {key}"))?;
+                        w.write(&batch)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    Job::Close(key) => {
+                        if let Some((path, w)) = open.remove(&key) {
+                            w.close()
+                                .with_context(|| format!("cannot write {}", path.display()))?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        FileWriters {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues a job; if the thread has stopped, returns the error that stopped it.
+    fn send(&mut self, job: Job) -> Result<()> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        self.finish()?;
+        bail!("the Parquet writer thread stopped")
+    }
+
+    /// Waits until every queued job is done; the first error of the thread, if any.
+    fn finish(&mut self) -> Result<()> {
+        self.tx = None;
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for FileWriters {
+    /// On an error elsewhere, lets the thread finish what it has (no write lands after the
+    /// caller has cleaned up).
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
 }
 
 /// Streams rows of one input file into Parquet files.
@@ -142,7 +238,7 @@ pub struct LongTableWriter {
     schema: SchemaRef,
     rows_per_file: u64,
     parts: BTreeMap<String, Partition>,
-    props: WriterProperties,
+    files: FileWriters,
 }
 
 /// Partition values become directory names: they must be safe path segments.
@@ -179,6 +275,7 @@ impl LongTableWriter {
             .collect();
         std::fs::create_dir_all(scratch)
             .with_context(|| format!("cannot create {}", scratch.display()))?;
+        let schema = Arc::new(Schema::new(fields));
         let partition_name = partition
             .and_then(|p| columns.get(p))
             .map(|c| c.0.clone())
@@ -192,10 +289,10 @@ impl LongTableWriter {
             partition_prefix: String::new(),
             keep_partition_column: false,
             key_buf: String::new(),
-            schema: Arc::new(Schema::new(fields)),
+            schema: schema.clone(),
             rows_per_file: rows_per_file.max(1),
             parts: BTreeMap::new(),
-            props: writer_properties()?,
+            files: FileWriters::spawn(schema, writer_properties()?),
         })
     }
 
@@ -242,21 +339,15 @@ impl LongTableWriter {
                 self.key_buf.clear();
                 self.key_buf.push_str(&self.partition_prefix);
                 self.key_buf.push_str(v);
-                if !self.parts.contains_key(&self.key_buf) {
-                    check_partition_value(&self.key_buf, r.file(), r.line())?;
-                }
                 &self.key_buf
             }
-            Some(p) => {
-                let v = r.field(p);
-                if !self.parts.contains_key(v) {
-                    check_partition_value(v, r.file(), r.line())?;
-                }
-                v
-            }
+            Some(p) => r.field(p),
             None => "",
         };
         if !self.parts.contains_key(key) {
+            if self.partition.is_some() {
+                check_partition_value(key, r.file(), r.line())?;
+            }
             let cols = self
                 .columns
                 .iter()
@@ -268,7 +359,7 @@ impl LongTableWriter {
                 key.to_string(),
                 Partition {
                     cols,
-                    writer: None,
+                    open: false,
                     rows_in_file: 0,
                     next_index: 0,
                     current: None,
@@ -282,7 +373,12 @@ impl LongTableWriter {
             if !self.keep_partition_column && Some(i) == self.partition {
                 continue;
             }
-            part.cols[j].push(r.field(i), r.file(), r.line(), name)?;
+            match &mut part.cols[j] {
+                // Through the reader, which parses a field once per row (the caller may
+                // also need it).
+                Col::F32(b) => b.append_option(r.f32_at(i)?),
+                c => c.push(r.field(i), r.file(), r.line(), name)?,
+            }
             j += 1;
         }
         if part.cols.first().map_or(0, |c| c.len()) >= BATCH_ROWS {
@@ -305,7 +401,6 @@ impl LongTableWriter {
     fn flush(&mut self, key: &str) -> Result<()> {
         let rows_per_file = self.rows_per_file;
         let schema = self.schema.clone();
-        let props = self.props.clone();
         let next_path = {
             let part = self.parts.get(key).context("unknown partition")?;
             self.path_of(key, part.next_index)
@@ -318,17 +413,13 @@ impl LongTableWriter {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = part.cols.iter_mut().map(|c| c.finish()).collect();
-        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
-        if part.writer.is_none() {
+        let batch = RecordBatch::try_new(schema, arrays)?;
+        if !part.open {
             let scratch =
                 scratch_dir.join(format!("{}.parquet", next_path.replace(['/', '='], "_")));
-            let f = File::create(&scratch)
-                .with_context(|| format!("cannot create {}", scratch.display()))?;
-            part.writer = Some(ArrowWriter::try_new(
-                BufWriter::with_capacity(1 << 20, f),
-                schema,
-                Some(props),
-            )?);
+            self.files
+                .send(Job::Open(key.to_string(), scratch.clone()))?;
+            part.open = true;
             part.current = Some(PartFile {
                 path: next_path,
                 partition,
@@ -338,22 +429,21 @@ impl LongTableWriter {
             part.next_index += 1;
             part.rows_in_file = 0;
         }
-        if let Some(w) = part.writer.as_mut() {
-            w.write(&batch)?;
-        }
+        self.files.send(Job::Write(key.to_string(), batch))?;
         part.rows_in_file += n as u64;
         if let Some(c) = part.current.as_mut() {
             c.rows += n as u64;
         }
         if part.rows_in_file >= rows_per_file {
-            Self::close_file(part)?;
+            Self::close_file(&mut self.files, key, part)?;
         }
         Ok(())
     }
 
-    fn close_file(part: &mut Partition) -> Result<()> {
-        if let Some(w) = part.writer.take() {
-            w.close()?;
+    fn close_file(files: &mut FileWriters, key: &str, part: &mut Partition) -> Result<()> {
+        if part.open {
+            files.send(Job::Close(key.to_string()))?;
+            part.open = false;
         }
         if let Some(c) = part.current.take() {
             part.done.push(c);
@@ -368,9 +458,11 @@ impl LongTableWriter {
         for k in keys {
             self.flush(&k)?;
             let part = self.parts.get_mut(&k).context("unknown partition")?;
-            Self::close_file(part)?;
+            Self::close_file(&mut self.files, &k, part)?;
             out.append(&mut part.done);
         }
+        // Every file is written and closed once the writer thread has drained its queue.
+        self.files.finish()?;
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }

@@ -15,7 +15,8 @@ pub const MISSING: [&str; 8] = ["", "na", "-", "NA", "NaN", "nan", "N/A", "null"
 
 /// True when `v` is a missing-value marker.
 pub fn is_missing(v: &str) -> bool {
-    MISSING.contains(&v)
+    // Every marker is at most 4 bytes: longer values (most numbers) skip the comparisons.
+    v.len() <= 4 && MISSING.contains(&v)
 }
 
 /// Parses a float field (`None` when missing); the error names file, line and column.
@@ -23,7 +24,8 @@ pub fn parse_f32(v: &str, file: &str, line: u64, column: &str) -> Result<Option<
     if is_missing(v) {
         return Ok(None);
     }
-    match v.trim().parse::<f32>() {
+    // Surrounding blanks are rare: trimmed only when the plain parse fails.
+    match v.parse::<f32>().or_else(|_| v.trim().parse::<f32>()) {
         Ok(x) => Ok(Some(x)),
         Err(_) => bail!("{file}:{line}: column {column}: {v:?} is not a number"),
     }
@@ -34,7 +36,8 @@ pub fn parse_f64(v: &str, file: &str, line: u64, column: &str) -> Result<Option<
     if is_missing(v) {
         return Ok(None);
     }
-    match v.trim().parse::<f64>() {
+    // Surrounding blanks are rare: trimmed only when the plain parse fails.
+    match v.parse::<f64>().or_else(|_| v.trim().parse::<f64>()) {
         Ok(x) => Ok(Some(x)),
         Err(_) => bail!("{file}:{line}: column {column}: {v:?} is not a number"),
     }
@@ -53,6 +56,8 @@ pub struct TsvReader<R> {
     /// Unquoted copy of the current line when it had quoted fields (CSV only).
     unq: Vec<u8>,
     quoted: bool,
+    /// Float32 values of the current row already parsed by [`TsvReader::f32_at`].
+    f32s: std::cell::RefCell<Vec<Option<Option<f32>>>>,
 }
 
 impl<R: BufRead> TsvReader<R> {
@@ -66,6 +71,24 @@ impl<R: BufRead> TsvReader<R> {
         header: bool,
     ) -> Result<(Self, Vec<String>)> {
         Self::with_delimiter(file, inner, skip_lines, header, b'\t')
+    }
+
+    /// Reads a block of data lines of a TAB-separated file whose header (`header`) and first
+    /// `lines_before` lines were read elsewhere: line numbers in messages continue from there.
+    pub fn continuation(file: &str, inner: R, header: Vec<String>, lines_before: u64) -> Self {
+        TsvReader {
+            file: file.to_string(),
+            inner,
+            buf: Vec::with_capacity(1 << 12),
+            line_no: lines_before,
+            bounds: Vec::new(),
+            header,
+            bytes: 0,
+            delim: b'\t',
+            unq: Vec::new(),
+            quoted: false,
+            f32s: Default::default(),
+        }
     }
 
     /// A comma-separated file with a header line (quoted fields allowed).
@@ -91,6 +114,7 @@ impl<R: BufRead> TsvReader<R> {
             delim,
             unq: Vec::new(),
             quoted: false,
+            f32s: Default::default(),
         };
         let mut skipped = Vec::new();
         for _ in 0..skip_lines {
@@ -275,6 +299,9 @@ impl<R: BufRead> TsvReader<R> {
                     self.header.len()
                 );
             }
+            let f32s = self.f32s.get_mut();
+            f32s.clear();
+            f32s.resize(self.bounds.len(), None);
             return Ok(true);
         }
     }
@@ -293,14 +320,23 @@ impl<R: BufRead> TsvReader<R> {
     pub fn field(&self, i: usize) -> &str {
         let (a, b) = self.bounds[i];
         let src = if self.quoted { &self.unq } else { &self.buf };
-        // The whole line was validated as UTF-8 and the delimiter and quote are ASCII, so
-        // every field is.
-        std::str::from_utf8(&src[a..b]).unwrap_or_default()
+        // SAFETY: `split` validated the whole line as UTF-8 and cut it only at the ASCII
+        // delimiter (or, for quoted CSV, removed ASCII quotes), so every field is UTF-8 that
+        // starts and ends on character boundaries.
+        unsafe { std::str::from_utf8_unchecked(&src[a..b]) }
     }
 
-    /// Parses field `i` as float32 (`None` when missing).
+    /// Parses field `i` as float32 (`None` when missing); a field is parsed once per row
+    /// however often it is asked for.
     pub fn f32_at(&self, i: usize) -> Result<Option<f32>> {
-        parse_f32(self.field(i), &self.file, self.line_no, &self.header[i])
+        if let Some(Some(v)) = self.f32s.borrow().get(i) {
+            return Ok(*v);
+        }
+        let v = parse_f32(self.field(i), &self.file, self.line_no, &self.header[i])?;
+        if let Some(slot) = self.f32s.borrow_mut().get_mut(i) {
+            *slot = Some(v);
+        }
+        Ok(v)
     }
 }
 
@@ -310,6 +346,14 @@ mod tests {
 
     fn open(text: &str) -> Result<TsvReader<&[u8]>> {
         TsvReader::new("t.tsv", text.as_bytes(), 0, true).map(|(r, _)| r)
+    }
+
+    #[test]
+    fn missing_markers_are_recognised() {
+        for m in MISSING {
+            assert!(m.len() <= 4 && is_missing(m), "{m:?}");
+        }
+        assert!(!is_missing("0.5") && !is_missing("nanx") && !is_missing("1.0e-3"));
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub async fn ingest(common: &IngestCommon, opts: &UsgsOptions) -> Result<IngestR
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
         let mut reader = ComcatReader::new(
             &name,
-            HashingReader::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            HashingReader::on_thread(std::io::BufReader::with_capacity(1 << 20, file)),
         )?;
         let mut n = 0u64;
         while let Some(item) = reader.next_event()? {
