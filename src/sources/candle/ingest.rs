@@ -21,7 +21,7 @@ use zarrs::group::GroupBuilder;
 
 use super::auc;
 use super::features::{self, FeatureLayout, FeatureSummary, Key};
-use super::responses::{LongTableWriter, PartFile, infer_types, writer_properties};
+use super::responses::{Block, LongTableWriter, PartFile, infer_types, writer_properties};
 use super::split::{self, SplitOptions};
 use super::tables::{self, ColType, Kind};
 use super::tsv::TsvReader;
@@ -424,6 +424,93 @@ fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Bytes of the response table parsed as one block (whole lines).
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Reads about `target` bytes of whole lines (the last line completed); `None` at the end.
+/// Returns the bytes and the number of lines they hold (a last line without a newline
+/// counts, as the line reader counts it).
+fn read_block<R: std::io::BufRead>(input: &mut R, target: usize) -> Result<Option<(Vec<u8>, u64)>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(target + (64 << 10));
+    input.by_ref().take(target as u64).read_to_end(&mut buf)?;
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    if buf.last() != Some(&b'\n') {
+        input.read_until(b'\n', &mut buf)?;
+    }
+    let mut lines = buf.iter().filter(|b| **b == b'\n').count() as u64;
+    if buf.last() != Some(&b'\n') {
+        lines += 1;
+    }
+    Ok(Some((buf, lines)))
+}
+
+/// Column positions of the response table used for its counts.
+struct Cols {
+    src: usize,
+    cell: usize,
+    drug: usize,
+    study: usize,
+    auc: usize,
+    r2: usize,
+    se: usize,
+    recompute: bool,
+}
+
+/// The counts of one block of the response table.
+#[derive(Default)]
+struct RowStats {
+    by_source: BTreeMap<String, u64>,
+    quality: u64,
+    with_auc: u64,
+    q_by_source: BTreeMap<String, u64>,
+    /// Drugs of quality rows with an AUC, in order of first appearance, with their rows.
+    drugs: Vec<(String, u64)>,
+    drug_index: HashMap<String, usize>,
+    /// Provided AUCs by curve, in input order (a later row wins, as in a map insert).
+    auc: Vec<(CurveKey, f32)>,
+}
+
+impl RowStats {
+    fn row<R: std::io::BufRead>(&mut self, r: &TsvReader<R>, c: &Cols) -> Result<()> {
+        count(&mut self.by_source, r.field(c.src));
+        let r2 = r.f32_at(c.r2)?;
+        let se = r.f32_at(c.se)?;
+        // NaN compares false, as in pandas.
+        if r2.is_some_and(|v| v >= MIN_R2FIT) && se.is_some_and(|v| v <= MAX_EC50SE) {
+            self.quality += 1;
+            count(&mut self.q_by_source, r.field(c.src));
+            if r.f32_at(c.auc)?.is_some_and(|v| !v.is_nan()) {
+                self.with_auc += 1;
+                let d = r.field(c.drug);
+                match self.drug_index.get(d) {
+                    Some(i) => self.drugs[*i].1 += 1,
+                    None => {
+                        self.drug_index.insert(d.to_string(), self.drugs.len());
+                        self.drugs.push((d.to_string(), 1));
+                    }
+                }
+            }
+        }
+        if c.recompute
+            && let Some(a) = r.f32_at(c.auc)?
+        {
+            self.auc.push((
+                (
+                    r.field(c.src).to_string(),
+                    r.field(c.cell).to_string(),
+                    r.field(c.drug).to_string(),
+                    r.field(c.study).to_string(),
+                ),
+                a,
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn read_responses(
     path: &Path,
     name: &str,
@@ -436,7 +523,7 @@ fn read_responses(
         bail!("{name}: given twice");
     }
     let mut input = open(path)?;
-    let (mut r, _) = TsvReader::new(name, &mut input, 0, true)?;
+    let (r, _) = TsvReader::new(name, &mut input, 0, true)?;
     let types = tables::bind(name, r.header(), &tables::response_schema())?;
     let h = r.header().to_vec();
     let idx = |n: &str| h.iter().position(|c| c == n).unwrap_or_default();
@@ -454,47 +541,88 @@ fn read_responses(
     let (mut quality, mut with_auc) = (0u64, 0u64);
     let mut q_by_source: BTreeMap<String, u64> = BTreeMap::new();
     let mut drug_index: HashMap<String, usize> = HashMap::new();
-    while r.next_row()? {
-        w.push(&r)?;
-        counts.rows += 1;
-        count(&mut counts.by_source, r.field(i_src));
-        let r2 = r.f32_at(i_r2)?;
-        let se = r.f32_at(i_se)?;
-        // NaN compares false, as in pandas.
-        if r2.is_some_and(|v| v >= MIN_R2FIT) && se.is_some_and(|v| v <= MAX_EC50SE) {
-            quality += 1;
-            count(&mut q_by_source, r.field(i_src));
-            let a = r.f32_at(i_auc)?;
-            if a.is_some_and(|v| !v.is_nan()) {
-                with_auc += 1;
-                let d = r.field(i_drug);
-                match drug_index.get(d) {
-                    Some(i) => c.drugs[*i].1 += 1,
+    let mut lines_before = r.line();
+    let mut consumed = r.bytes();
+    drop(r);
+    // The rest of the file is cut into blocks of whole lines, parsed on all cores and
+    // appended in input order (so the files and every count are as if read row by row).
+    let cols = Cols {
+        src: i_src,
+        cell: i_cell,
+        drug: i_drug,
+        study: i_study,
+        auc: i_auc,
+        r2: i_r2,
+        se: i_se,
+        recompute: opts.recompute_auc,
+    };
+    let per_round = rayon::current_num_threads().max(1);
+    // Reads the next round of blocks (one per core).
+    let read_round = |input: &mut BufReader<HashingReader<File>>| -> Result<Vec<(Vec<u8>, u64)>> {
+        let mut blocks = Vec::with_capacity(per_round);
+        for _ in 0..per_round {
+            match read_block(input, BLOCK_BYTES)? {
+                Some(b) => blocks.push(b),
+                None => break,
+            }
+        }
+        Ok(blocks)
+    };
+    let mut next = read_round(&mut input)
+        .with_context(|| format!("{name}: read error after line {lines_before}"))?;
+    while !next.is_empty() {
+        let blocks = std::mem::take(&mut next);
+        let mut starts = Vec::with_capacity(blocks.len());
+        for (bytes, lines) in &blocks {
+            starts.push(lines_before);
+            lines_before += lines;
+            consumed += bytes.len() as u64;
+        }
+        // This round is parsed on all cores while the next one is read.
+        let w_ref = &w;
+        let (parsed, read) = rayon::join(
+            || -> Vec<Result<(Block, RowStats)>> {
+                use rayon::prelude::*;
+                blocks
+                    .par_iter()
+                    .zip(starts)
+                    .map(|((bytes, _), start)| {
+                        let mut rr = TsvReader::continuation(name, &bytes[..], h.clone(), start);
+                        let mut st = RowStats::default();
+                        let block = w_ref.parse_block(&mut rr, |r| st.row(r, &cols))?;
+                        Ok((block, st))
+                    })
+                    .collect()
+            },
+            || read_round(&mut input),
+        );
+        for p in parsed {
+            let (block, st) = p?;
+            counts.rows += block.rows;
+            w.append(block)?;
+            for (k, n) in st.by_source {
+                *counts.by_source.entry(k).or_default() += n;
+            }
+            for (k, n) in st.q_by_source {
+                *q_by_source.entry(k).or_default() += n;
+            }
+            quality += st.quality;
+            with_auc += st.with_auc;
+            for (d, n) in st.drugs {
+                match drug_index.get(&d) {
+                    Some(i) => c.drugs[*i].1 += n,
                     None => {
-                        drug_index.insert(d.to_string(), c.drugs.len());
-                        c.drugs.push((d.to_string(), 1));
+                        drug_index.insert(d.clone(), c.drugs.len());
+                        c.drugs.push((d, n));
                     }
                 }
             }
+            c.provided_auc.extend(st.auc);
         }
-        if opts.recompute_auc
-            && let Some(a) = r.f32_at(i_auc)?
-        {
-            c.provided_auc.insert(
-                (
-                    r.field(i_src).to_string(),
-                    r.field(i_cell).to_string(),
-                    r.field(i_drug).to_string(),
-                    r.field(i_study).to_string(),
-                ),
-                a,
-            );
-        }
-        if counts.rows.is_multiple_of(65_536) {
-            tick(r.bytes());
-        }
+        tick(consumed);
+        // Errors in this round's lines come first; then a read error of the next round.
+        next = read.with_context(|| format!("{name}: read error after line {lines_before}"))?;
     }
-    drop(r);
     c.files.extend(w.finish()?);
     let table = "read_parquet('data/responses/*/*.parquet', hive_partitioning=true)";
     c.view = Some(View {
@@ -828,4 +956,43 @@ pub fn plain_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
     w.write(batch)?;
     w.close()?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_whole_lines_and_count_them_as_the_line_reader_does() {
+        let mut text = String::from("a\tb\n");
+        for i in 0..500 {
+            text.push_str(&format!("{i}\t{}\n", i * 7));
+            if i % 97 == 0 {
+                text.push('\n'); // blank lines count too
+            }
+        }
+        text.push_str("last\t1"); // no final newline
+        let mut input = std::io::Cursor::new(text.as_bytes());
+        let (r, _) = TsvReader::new("t", &mut input, 0, true).expect("header");
+        let (header, mut line) = (r.header().to_vec(), r.line());
+        drop(r);
+        let mut joined = b"a\tb\n".to_vec();
+        let mut rows = 0;
+        while let Some((bytes, lines)) = read_block(&mut input, 100).expect("block") {
+            assert!(bytes.ends_with(b"\n") || bytes.ends_with(b"last\t1"));
+            let mut rr = TsvReader::continuation("t", &bytes[..], header.clone(), line);
+            while rr.next_row().expect("row") {
+                rows += 1;
+                // Each row's line number is its line in the whole file.
+                let want = text.lines().nth(rr.line() as usize - 1).expect("line");
+                assert_eq!(want, format!("{}\t{}", rr.field(0), rr.field(1)));
+            }
+            assert_eq!(rr.line(), line + lines);
+            line += lines;
+            joined.extend_from_slice(&bytes);
+        }
+        assert_eq!(joined, text.as_bytes());
+        assert_eq!(rows, 501);
+        assert_eq!(line, text.lines().count() as u64);
+    }
 }

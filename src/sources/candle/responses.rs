@@ -106,6 +106,14 @@ impl Col {
     }
 }
 
+/// Rows of one block of an input, parsed by [`LongTableWriter::parse_block`].
+pub struct Block {
+    /// Per partition (in key order), the block's rows of that partition.
+    batches: Vec<(String, RecordBatch)>,
+    /// Rows in the block.
+    pub rows: u64,
+}
+
 /// One finished Parquet file of a table.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartFile {
@@ -120,12 +128,30 @@ pub struct PartFile {
 
 struct Partition {
     cols: Vec<Col>,
+    /// Rows parsed by [`LongTableWriter::parse_block`] not yet written, in order.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
     /// Whether the writer thread has a file open for this partition.
     open: bool,
     rows_in_file: u64,
     next_index: u32,
     current: Option<PartFile>,
     done: Vec<PartFile>,
+}
+
+impl Partition {
+    fn new(cols: Vec<Col>) -> Partition {
+        Partition {
+            cols,
+            pending: Vec::new(),
+            pending_rows: 0,
+            open: false,
+            rows_in_file: 0,
+            next_index: 0,
+            current: None,
+            done: Vec::new(),
+        }
+    }
 }
 
 /// Batches waiting for the writer thread: bounds memory to a few batches.
@@ -322,7 +348,36 @@ impl LongTableWriter {
 
     /// Appends the reader's current row.
     pub fn push<R: BufRead>(&mut self, r: &TsvReader<R>) -> Result<()> {
-        let key: &str = match self.partition {
+        let mut buf = std::mem::take(&mut self.key_buf);
+        let pushed = self.push_keyed(r, &mut buf);
+        self.key_buf = buf;
+        pushed
+    }
+
+    fn push_keyed<R: BufRead>(&mut self, r: &TsvReader<R>, buf: &mut String) -> Result<()> {
+        let key = self.key_of(r, buf)?;
+        if !self.parts.contains_key(key) {
+            if self.partition.is_some() {
+                check_partition_value(key, r.file(), r.line())?;
+            }
+            let part = Partition::new(self.new_cols());
+            self.parts.insert(key.to_string(), part);
+        }
+        let part = self.parts.get_mut(key).context("partition vanished")?;
+        let mut cols = std::mem::take(&mut part.cols);
+        let pushed = self.push_fields(&mut cols, r);
+        let part = self.parts.get_mut(key).context("partition vanished")?;
+        part.cols = cols;
+        pushed?;
+        if part.cols.first().map_or(0, |c| c.len()) >= BATCH_ROWS {
+            self.flush(key)?;
+        }
+        Ok(())
+    }
+
+    /// The partition key of the reader's current row (in `buf` when derived).
+    fn key_of<'a, R: BufRead>(&self, r: &'a TsvReader<R>, buf: &'a mut String) -> Result<&'a str> {
+        Ok(match self.partition {
             Some(p) if self.keep_partition_column => {
                 let v = r.field(p);
                 if is_missing(v) {
@@ -336,44 +391,32 @@ impl LongTableWriter {
                         self.columns[p].0
                     );
                 }
-                self.key_buf.clear();
-                self.key_buf.push_str(&self.partition_prefix);
-                self.key_buf.push_str(v);
-                &self.key_buf
+                buf.clear();
+                buf.push_str(&self.partition_prefix);
+                buf.push_str(v);
+                buf
             }
             Some(p) => r.field(p),
             None => "",
-        };
-        if !self.parts.contains_key(key) {
-            if self.partition.is_some() {
-                check_partition_value(key, r.file(), r.line())?;
-            }
-            let cols = self
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| self.keep_partition_column || Some(*i) != self.partition)
-                .map(|(_, (_, t))| Col::new(*t))
-                .collect();
-            self.parts.insert(
-                key.to_string(),
-                Partition {
-                    cols,
-                    open: false,
-                    rows_in_file: 0,
-                    next_index: 0,
-                    current: None,
-                    done: Vec::new(),
-                },
-            );
-        }
-        let part = self.parts.get_mut(key).context("partition vanished")?;
+        })
+    }
+
+    fn new_cols(&self) -> Vec<Col> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.keep_partition_column || Some(*i) != self.partition)
+            .map(|(_, (_, t))| Col::new(*t))
+            .collect()
+    }
+
+    fn push_fields<R: BufRead>(&self, cols: &mut [Col], r: &TsvReader<R>) -> Result<()> {
         let mut j = 0;
         for (i, (name, _)) in self.columns.iter().enumerate() {
             if !self.keep_partition_column && Some(i) == self.partition {
                 continue;
             }
-            match &mut part.cols[j] {
+            match &mut cols[j] {
                 // Through the reader, which parses a field once per row (the caller may
                 // also need it).
                 Col::F32(b) => b.append_option(r.f32_at(i)?),
@@ -381,11 +424,78 @@ impl LongTableWriter {
             }
             j += 1;
         }
-        if part.cols.first().map_or(0, |c| c.len()) >= BATCH_ROWS {
-            let key = key.to_string();
-            self.flush(&key)?;
+        Ok(())
+    }
+
+    /// Parses every row of `r` (a block of the input) into per-partition batches, calling
+    /// `row` on each row after its fields are checked. Needs only `&self`, so blocks can be
+    /// parsed on several threads; [`LongTableWriter::append`] then takes them in input order.
+    pub fn parse_block<R: BufRead>(
+        &self,
+        r: &mut TsvReader<R>,
+        mut row: impl FnMut(&TsvReader<R>) -> Result<()>,
+    ) -> Result<Block> {
+        let mut parts: BTreeMap<String, Vec<Col>> = BTreeMap::new();
+        let mut buf = String::new();
+        let mut rows = 0u64;
+        while r.next_row()? {
+            let key = self.key_of(r, &mut buf)?;
+            let cols = match parts.get_mut(key) {
+                Some(c) => c,
+                None => {
+                    if self.partition.is_some() {
+                        check_partition_value(key, r.file(), r.line())?;
+                    }
+                    parts.entry(key.to_string()).or_insert(self.new_cols())
+                }
+            };
+            self.push_fields(cols, r)?;
+            row(r)?;
+            rows += 1;
+        }
+        let mut batches = Vec::with_capacity(parts.len());
+        for (key, mut cols) in parts {
+            let arrays: Vec<ArrayRef> = cols.iter_mut().map(|c| c.finish()).collect();
+            batches.push((key, RecordBatch::try_new(self.schema.clone(), arrays)?));
+        }
+        Ok(Block { batches, rows })
+    }
+
+    /// Appends a parsed block. Batches reach the writer in exactly the sizes the row-wise
+    /// [`LongTableWriter::push`] gives (`BATCH_ROWS` rows per partition), so the files do not
+    /// depend on how the input was cut into blocks.
+    pub fn append(&mut self, block: Block) -> Result<()> {
+        for (key, batch) in block.batches {
+            if !self.parts.contains_key(&key) {
+                let part = Partition::new(self.new_cols());
+                self.parts.insert(key.clone(), part);
+            }
+            let part = self.parts.get_mut(&key).context("partition vanished")?;
+            part.pending_rows += batch.num_rows();
+            part.pending.push(batch);
+            while self.parts[&key].pending_rows >= BATCH_ROWS {
+                let full = self.take_pending(&key, BATCH_ROWS)?;
+                self.write_batch(&key, full)?;
+            }
         }
         Ok(())
+    }
+
+    /// The first `n` pending rows of partition `key` as one batch.
+    fn take_pending(&mut self, key: &str, n: usize) -> Result<RecordBatch> {
+        let schema = self.schema.clone();
+        let part = self.parts.get_mut(key).context("unknown partition")?;
+        let all = arrow::compute::concat_batches(&schema, &part.pending)?;
+        let n = n.min(all.num_rows());
+        let head = all.slice(0, n);
+        let rest = all.slice(n, all.num_rows() - n);
+        part.pending_rows = rest.num_rows();
+        part.pending = if rest.num_rows() > 0 {
+            vec![rest]
+        } else {
+            Vec::new()
+        };
+        Ok(head)
     }
 
     fn path_of(&self, key: &str, index: u32) -> String {
@@ -399,8 +509,21 @@ impl LongTableWriter {
     }
 
     fn flush(&mut self, key: &str) -> Result<()> {
+        let part = self.parts.get_mut(key).context("unknown partition")?;
+        let n = part.cols.first().map_or(0, |c| c.len());
+        if n == 0 {
+            return Ok(());
+        }
+        let arrays: Vec<ArrayRef> = part.cols.iter_mut().map(|c| c.finish()).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        self.write_batch(key, batch)
+    }
+
+    /// Hands one batch of partition `key` to the writer thread, opening and rolling over
+    /// its files.
+    fn write_batch(&mut self, key: &str, batch: RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
         let rows_per_file = self.rows_per_file;
-        let schema = self.schema.clone();
         let next_path = {
             let part = self.parts.get(key).context("unknown partition")?;
             self.path_of(key, part.next_index)
@@ -408,12 +531,6 @@ impl LongTableWriter {
         let scratch_dir = self.scratch.clone();
         let partition = self.partition.map(|_| key.to_string());
         let part = self.parts.get_mut(key).context("unknown partition")?;
-        let n = part.cols.first().map_or(0, |c| c.len());
-        if n == 0 {
-            return Ok(());
-        }
-        let arrays: Vec<ArrayRef> = part.cols.iter_mut().map(|c| c.finish()).collect();
-        let batch = RecordBatch::try_new(schema, arrays)?;
         if !part.open {
             let scratch =
                 scratch_dir.join(format!("{}.parquet", next_path.replace(['/', '='], "_")));
@@ -457,6 +574,10 @@ impl LongTableWriter {
         let mut out = Vec::new();
         for k in keys {
             self.flush(&k)?;
+            if self.parts[&k].pending_rows > 0 {
+                let rest = self.take_pending(&k, usize::MAX)?;
+                self.write_batch(&k, rest)?;
+            }
             let part = self.parts.get_mut(&k).context("unknown partition")?;
             Self::close_file(&mut self.files, &k, part)?;
             out.append(&mut part.done);
