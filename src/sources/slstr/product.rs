@@ -123,27 +123,15 @@ impl SafeProduct {
             )
         };
         // Chunked deflate/shuffle variables are decoded in parallel from their chunks; any
-        // other layout is read through the library.
+        // other layout is read through the library. (The file is open twice meanwhile: both
+        // read-only, which HDF5 allows.)
         let shape: Vec<usize> = dims.iter().map(|d| d.1).collect();
-        drop(v);
-        drop(f);
         let path = self.dir.join(&spec.file);
         let bytes = match chunks::read(&path, &spec.variable, &shape, dtype.size())
             .map_err(|e| unreadable(&format!("{e:#}")))?
         {
             Some(bytes) => bytes,
-            None => {
-                let f = self
-                    .open_file(&spec.file)
-                    .with_context(|| format!("variable {}", spec.variable))?;
-                let v = f.variable(&spec.variable).with_context(|| {
-                    format!(
-                        "product {product}: variable {} is missing from {}",
-                        spec.variable, spec.file
-                    )
-                })?;
-                v.get_raw_values(..).map_err(|e| unreadable(&e))?
-            }
+            None => v.get_raw_values(..).map_err(|e| unreadable(&e))?,
         };
         Ok(Var {
             name: spec.variable.clone(),
