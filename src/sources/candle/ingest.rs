@@ -447,6 +447,25 @@ fn read_block<R: std::io::BufRead>(input: &mut R, target: usize) -> Result<Optio
     Ok(Some((buf, lines)))
 }
 
+/// Counts per name, kept in order of first appearance.
+#[derive(Default)]
+struct FirstSeen {
+    order: Vec<(String, u64)>,
+    index: HashMap<String, usize>,
+}
+
+impl FirstSeen {
+    fn add(&mut self, name: &str, n: u64) {
+        match self.index.get(name) {
+            Some(i) => self.order[*i].1 += n,
+            None => {
+                self.index.insert(name.to_string(), self.order.len());
+                self.order.push((name.to_string(), n));
+            }
+        }
+    }
+}
+
 /// Column positions of the response table used for its counts.
 struct Cols {
     src: usize,
@@ -467,8 +486,7 @@ struct RowStats {
     with_auc: u64,
     q_by_source: BTreeMap<String, u64>,
     /// Drugs of quality rows with an AUC, in order of first appearance, with their rows.
-    drugs: Vec<(String, u64)>,
-    drug_index: HashMap<String, usize>,
+    drugs: FirstSeen,
     /// Provided AUCs by curve, in input order (a later row wins, as in a map insert).
     auc: Vec<(CurveKey, f32)>,
 }
@@ -484,14 +502,7 @@ impl RowStats {
             count(&mut self.q_by_source, r.field(c.src));
             if r.f32_at(c.auc)?.is_some_and(|v| !v.is_nan()) {
                 self.with_auc += 1;
-                let d = r.field(c.drug);
-                match self.drug_index.get(d) {
-                    Some(i) => self.drugs[*i].1 += 1,
-                    None => {
-                        self.drug_index.insert(d.to_string(), self.drugs.len());
-                        self.drugs.push((d.to_string(), 1));
-                    }
-                }
+                self.drugs.add(r.field(c.drug), 1);
             }
         }
         if c.recompute
@@ -540,7 +551,7 @@ fn read_responses(
     let mut counts = TableCounts::default();
     let (mut quality, mut with_auc) = (0u64, 0u64);
     let mut q_by_source: BTreeMap<String, u64> = BTreeMap::new();
-    let mut drug_index: HashMap<String, usize> = HashMap::new();
+    let mut drugs = FirstSeen::default();
     let mut lines_before = r.line();
     let mut consumed = r.bytes();
     drop(r);
@@ -608,14 +619,8 @@ fn read_responses(
             }
             quality += st.quality;
             with_auc += st.with_auc;
-            for (d, n) in st.drugs {
-                match drug_index.get(&d) {
-                    Some(i) => c.drugs[*i].1 += n,
-                    None => {
-                        drug_index.insert(d.clone(), c.drugs.len());
-                        c.drugs.push((d, n));
-                    }
-                }
+            for (d, n) in &st.drugs.order {
+                drugs.add(d, *n);
             }
             c.provided_auc.extend(st.auc);
         }
@@ -623,6 +628,7 @@ fn read_responses(
         // Errors in this round's lines come first; then a read error of the next round.
         next = read.with_context(|| format!("{name}: read error after line {lines_before}"))?;
     }
+    c.drugs = drugs.order;
     c.files.extend(w.finish()?);
     let table = "read_parquet('data/responses/*/*.parquet', hive_partitioning=true)";
     c.view = Some(View {

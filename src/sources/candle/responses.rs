@@ -356,15 +356,10 @@ impl LongTableWriter {
 
     fn push_keyed<R: BufRead>(&mut self, r: &TsvReader<R>, buf: &mut String) -> Result<()> {
         let key = self.key_of(r, buf)?;
-        if !self.parts.contains_key(key) {
-            if self.partition.is_some() {
-                check_partition_value(key, r.file(), r.line())?;
-            }
-            let part = Partition::new(self.new_cols());
-            self.parts.insert(key.to_string(), part);
+        if self.partition.is_some() && !self.parts.contains_key(key) {
+            check_partition_value(key, r.file(), r.line())?;
         }
-        let part = self.parts.get_mut(key).context("partition vanished")?;
-        let mut cols = std::mem::take(&mut part.cols);
+        let mut cols = std::mem::take(&mut self.partition_mut(key).cols);
         let pushed = self.push_fields(&mut cols, r);
         let part = self.parts.get_mut(key).context("partition vanished")?;
         part.cols = cols;
@@ -399,6 +394,15 @@ impl LongTableWriter {
             Some(p) => r.field(p),
             None => "",
         })
+    }
+
+    /// Partition `key`, created empty the first time it is seen.
+    fn partition_mut(&mut self, key: &str) -> &mut Partition {
+        if !self.parts.contains_key(key) {
+            let part = Partition::new(self.new_cols());
+            self.parts.insert(key.to_string(), part);
+        }
+        self.parts.get_mut(key).expect("inserted above")
     }
 
     fn new_cols(&self) -> Vec<Col> {
@@ -466,11 +470,7 @@ impl LongTableWriter {
     /// depend on how the input was cut into blocks.
     pub fn append(&mut self, block: Block) -> Result<()> {
         for (key, batch) in block.batches {
-            if !self.parts.contains_key(&key) {
-                let part = Partition::new(self.new_cols());
-                self.parts.insert(key.clone(), part);
-            }
-            let part = self.parts.get_mut(&key).context("partition vanished")?;
+            let part = self.partition_mut(&key);
             part.pending_rows += batch.num_rows();
             part.pending.push(batch);
             while self.parts[&key].pending_rows >= BATCH_ROWS {

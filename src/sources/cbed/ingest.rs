@@ -179,58 +179,57 @@ fn spawn_reader(
     bar: indicatif::ProgressBar,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut done = 0u64;
-        for (path, split) in &inputs {
-            let name = input_name(path);
-            let hasher = {
-                let p = path.clone();
-                std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
-            };
-            let file = match BatchFile::open(path) {
-                Ok(f) => f,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            let groups = file.groups().len().max(1) as u64;
-            for (k, group) in file.groups().iter().enumerate() {
-                let mut stack = free.try_recv().unwrap_or_else(|_| vec![0.0; STACK_LEN]);
-                let msg = file.read_sample(group, &mut stack).map(|meta| {
-                    Read::Sample(Box::new(ReadSample {
-                        split,
-                        file: name.clone(),
-                        meta,
-                        stack,
-                    }))
-                });
-                let failed = msg.is_err();
-                if tx.send(msg).is_err() || failed {
-                    return;
-                }
-                bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
-            }
-            drop(file);
-            let hashed = hasher
-                .join()
-                .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))
-                .and_then(|r| r.with_context(|| format!("cannot read {}", path.display())));
-            let msg = hashed.map(|(size, sha256)| {
-                done += size;
-                bar.set_position(done);
-                Read::FileDone(InputFile {
-                    name: name.clone(),
-                    size,
-                    sha256,
-                })
-            });
-            let failed = msg.is_err();
-            if tx.send(msg).is_err() || failed {
-                return;
-            }
+        // The first error is sent once; a dropped receiver just stops the reading.
+        if let Err(e) = read_inputs(&inputs, &tx, &free, &bar) {
+            let _ = tx.send(Err(e));
         }
     })
+}
+
+/// The body of [`spawn_reader`]: `Ok` also when the receiver went away.
+fn read_inputs(
+    inputs: &[(PathBuf, &'static str)],
+    tx: &std::sync::mpsc::SyncSender<Result<Read>>,
+    free: &std::sync::mpsc::Receiver<Vec<f32>>,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut done = 0u64;
+    for (path, split) in inputs {
+        let name = input_name(path);
+        let hasher = {
+            let p = path.clone();
+            std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
+        };
+        let file = BatchFile::open(path)?;
+        let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let groups = file.groups().len().max(1) as u64;
+        for (k, group) in file.groups().iter().enumerate() {
+            let mut stack = free.try_recv().unwrap_or_else(|_| vec![0.0; STACK_LEN]);
+            let meta = file.read_sample(group, &mut stack)?;
+            let sample = Read::Sample(Box::new(ReadSample {
+                split,
+                file: name.clone(),
+                meta,
+                stack,
+            }));
+            if tx.send(Ok(sample)).is_err() {
+                return Ok(());
+            }
+            bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
+        }
+        drop(file);
+        let (size, sha256) = hasher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        done += size;
+        bar.set_position(done);
+        let input = InputFile { name, size, sha256 };
+        if tx.send(Ok(Read::FileDone(input))).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 fn build_array(
