@@ -9,6 +9,7 @@
 #   synthetic full-size SLSTR scenes, 63 patches per scene (batch $UNET_BATCH patches).
 #
 #   ORTGPU=/tmp/ortgpu/onnxruntime SCIML_DATA_BIN=/tmp/sciml-data bash benches/score_gpu_bench.sh
+#   SECTIONS="resnet unet" ...   # only some of them
 #
 # ORTGPU: the `onnxruntime` package folder of the onnxruntime-gpu wheel (CUDA 13 build:
 # capi/libonnxruntime.so.<v>, libonnxruntime_providers_{shared,cuda}.so, the pybind module).
@@ -26,10 +27,14 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NV="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia"
 export LD_LIBRARY_PATH="$ORTGPU/capi:$NV/cu13/lib:$NV/cudnn/lib:${LD_LIBRARY_PATH:-}"
 export ORT_DYLIB_PATH="$(ls "$ORTGPU"/capi/libonnxruntime.so.* | head -n1)"
+# SECTIONS: which benchmarks to run, of "uno resnet unet" (all by default).
+SECTIONS="${SECTIONS:-uno resnet unet}"
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 rm -rf "$WORK" && mkdir -p "$WORK"
 
+if want uno; then
 echo "== data: synthetic CANDLE files with 942 genes and 5,270 descriptors"
-"$BIN" synth candle --out "$WORK/raw" --genes 942 --descriptors 5270 --cells-per-source 60 --drugs-per-source 120 --no-progress
+"$BIN" synth candle --out "$WORK/raw" --genes 942 --descriptors 5270 --cells-per-source "${UNO_CELLS:-160}" --drugs-per-source "${UNO_DRUGS:-320}" --no-progress
 "$BIN" ingest candle --input "$WORK/raw" --repo "$WORK/repo" --version 1.0.0 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full candle-uno --out "$WORK/uno-full.onnx"
 
@@ -99,10 +104,12 @@ print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['stea
 print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms")
 PY
+fi
 
 echo
+if want resnet; then
 echo "== STEMDL: synthetic CBED batches, full-size ResNet-50"
-"$BIN" synth cbed --out "$WORK/raw-cbed" --samples "${RESNET_SAMPLES_PER_FILE:-128}" --train-files 2 --dev-files 1 --test-files 1 --no-progress
+"$BIN" synth cbed --out "$WORK/raw-cbed" --samples "${RESNET_SAMPLES_PER_FILE:-1024}" --train-files 2 --dev-files 1 --test-files 1 --no-progress
 "$BIN" ingest cbed --input "$WORK/raw-cbed" --repo "$WORK/repo" --version 1.0.0 --shard-samples 128 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full stemdl --out "$WORK/resnet50-full.onnx"
 rscore() { # EP
@@ -160,10 +167,12 @@ print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['stea
 print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / n:.3f}x (target > 1)")
 print(f"latency per batch: mean {ours['latency_ms_mean']:.2f} ms, p95 {ours['latency_ms_p95']:.2f} ms, first {ours['first_batch_ms']:.1f} ms")
 PY
+fi
 
 echo
+if want unet; then
 echo "== CloudMask: synthetic full-size SLSTR scenes, full-size U-Net"
-"$BIN" synth slstr --out "$WORK/raw-slstr" --scenes "${UNET_SCENES:-8}" --no-progress >/dev/null
+"$BIN" synth slstr --out "$WORK/raw-slstr" --scenes "${UNET_SCENES:-32}" --no-progress >/dev/null
 "$BIN" ingest slstr --input "$WORK/raw-slstr"/*.SEN3 --repo "$WORK/repo" --version 1.0.0 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full cloudmask --out "$WORK/unet-full.onnx"
 uscore() { # EP
@@ -220,3 +229,4 @@ print(f"ratio end-to-end after the first batch / onnxruntime-python: {ours['stea
 print(f"ratio end-to-end after the first batch / PyTorch eager:      {ours['steady_samples_per_second'] * torch_s / scenes:.3f}x (target > 1)")
 print(f"accuracy of the untrained full-size model (not a score): {rec['target']['value']}")
 PY
+fi

@@ -347,23 +347,27 @@ pub async fn score(
     let (nc, nd) = (cells.columns as usize, ndrug as usize);
     let mut pred: Vec<f64> = Vec::with_capacity(samples.len());
     let chunks: Vec<_> = samples.chunks(runner.batch).collect();
+    // Full batches are written into pinned buffers on the CUDA provider: two per reader
+    // thread, the most that can be ahead of the model (`prefetch`), and the one it runs.
+    let pinned = 2 * super::prefetch_workers() + 1;
+    let cell_staging = runner.staging(vec![runner.batch as i64, nc as i64], pinned);
+    let drug_staging = runner.staging(vec![runner.batch as i64, nd as i64], pinned);
     runner.run_overlapped(
         chunks.len(),
         |i| {
             let chunk = chunks[i];
-            let mut xc = Vec::with_capacity(chunk.len() * nc);
-            let mut xd = Vec::with_capacity(chunk.len() * nd);
-            for s in chunk {
-                xc.extend_from_slice(&cell_rows[&cells.rows[&s.1]]);
-                let (k, r) = drug_of[s.2.as_str()];
-                xd.extend_from_slice(&drug_rows[k][&r]);
-            }
             let n = chunk.len();
+            let (cs, ds) = (vec![n as i64, nc as i64], vec![n as i64, nd as i64]);
+            let mut xc = cell_staging.buffer(&cs);
+            let mut xd = drug_staging.buffer(&ds);
+            let (c, d) = (xc.as_mut_slice(), xd.as_mut_slice());
+            for (j, s) in chunk.iter().enumerate() {
+                c[j * nc..(j + 1) * nc].copy_from_slice(&cell_rows[&cells.rows[&s.1]]);
+                let (k, r) = drug_of[s.2.as_str()];
+                d[j * nd..(j + 1) * nd].copy_from_slice(&drug_rows[k][&r]);
+            }
             Ok(Batch {
-                inputs: vec![
-                    (CELL_INPUT, vec![n as i64, nc as i64], xc),
-                    (DRUG_INPUT, vec![n as i64, nd as i64], xd),
-                ],
+                inputs: vec![(CELL_INPUT, cs, xc), (DRUG_INPUT, ds, xd)],
                 n,
             })
         },

@@ -32,7 +32,7 @@ use zarrs_object_store::AsyncObjectStore;
 use super::columns::{self, Kind};
 use super::metrics::Binary;
 use super::predictions::{Column, Table};
-use super::{MetricValue, Outcome, Runner};
+use super::{Input, MetricValue, Outcome, Output, Runner, Staging};
 use crate::sources::slstr::ingest::{GEOMETRY_ATTRIBUTE, ZARR};
 
 /// Model patch side (`PATCH_SIZE`).
@@ -83,8 +83,9 @@ impl Geometry {
     }
 
     /// Patch `k` (row-major over (i, j), as `extract_patches` orders them) of a CHW image,
-    /// appended to `out` as [9, 256, 256]; pixels outside the image are 0 (SAME padding).
-    pub fn extract(&self, img: &[f32], k: usize, out: &mut Vec<f32>) {
+    /// written to `out` (`CHANNELS * PATCH * PATCH` values) as [9, 256, 256]; pixels outside
+    /// the image are 0 (SAME padding). Every value of `out` is written.
+    pub fn extract(&self, img: &[f32], k: usize, out: &mut [f32]) {
         let (i, j) = (k / self.nx, k % self.nx);
         let y0 = (i * STRIDE) as isize - self.pad_top as isize;
         let x0 = (j * STRIDE) as isize - self.pad_left as isize;
@@ -92,18 +93,23 @@ impl Geometry {
         // The columns of the patch that fall inside the image.
         let xa = (-x0).clamp(0, PATCH as isize) as usize;
         let xb = (cols - x0).clamp(0, PATCH as isize) as usize;
-        for ch in 0..CHANNELS {
+        for (ch, dst) in out
+            .chunks_exact_mut(PATCH * PATCH)
+            .take(CHANNELS)
+            .enumerate()
+        {
             let plane = &img[ch * self.rows * self.cols..(ch + 1) * self.rows * self.cols];
-            for y in 0..PATCH as isize {
-                let r = y0 + y;
-                let start = out.len();
-                out.resize(start + PATCH, 0.0);
+            for (y, row) in dst.chunks_exact_mut(PATCH).enumerate() {
+                let r = y0 + y as isize;
                 if r < 0 || r >= rows || xa >= xb {
+                    row.fill(0.0);
                     continue;
                 }
                 let src = r as usize * self.cols;
                 let c0 = (x0 + xa as isize) as usize;
-                out[start + xa..start + xb].copy_from_slice(&plane[src + c0..src + c0 + xb - xa]);
+                row[..xa].fill(0.0);
+                row[xa..xb].copy_from_slice(&plane[src + c0..src + c0 + xb - xa]);
+                row[xb..].fill(0.0);
             }
         }
     }
@@ -165,9 +171,109 @@ struct Arrays {
     store: Arc<Store>,
 }
 
+/// One scene of an array, in the type it is stored in.
+enum Raw {
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    I16(Vec<i16>),
+    U16(Vec<u16>),
+    I32(Vec<i32>),
+    U32(Vec<u32>),
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// `$body` with `$v` bound to the values of the [`Raw`] `$raw`, a `Vec` of their own type:
+/// the body is compiled once per type, so that loops over the values stay typed (no
+/// float64 copy of a 2400 x 3000 array per channel).
+macro_rules! with_values {
+    ($raw:expr, $v:ident => $body:expr) => {
+        match $raw {
+            Raw::I8($v) => $body,
+            Raw::U8($v) => $body,
+            Raw::I16($v) => $body,
+            Raw::U16($v) => $body,
+            Raw::I32($v) => $body,
+            Raw::U32($v) => $body,
+            Raw::I64($v) => $body,
+            Raw::U64($v) => $body,
+            Raw::F32($v) => $body,
+            Raw::F64($v) => $body,
+        }
+    };
+}
+
+/// A stored value as float64, as numpy's `astype(float64)` gives it.
+trait AsF64: Copy {
+    fn f64(self) -> f64;
+}
+
+macro_rules! as_f64 {
+    ($($t:ty),*) => {
+        $(impl AsF64 for $t {
+            #[inline]
+            fn f64(self) -> f64 {
+                self as f64
+            }
+        })*
+    };
+}
+as_f64!(i8, u8, i16, u16, i32, u32, i64, u64, f32);
+
+impl AsF64 for f64 {
+    #[inline]
+    fn f64(self) -> f64 {
+        self
+    }
+}
+
+impl Raw {
+    fn len(&self) -> usize {
+        with_values!(self, v => v.len())
+    }
+    fn to_f64(&self) -> Vec<f64> {
+        with_values!(self, v => v.iter().map(|x| x.f64()).collect())
+    }
+}
+
+/// CF decoding of an array's values as xarray's `mask_and_scale` does it:
+/// `value * scale_factor + add_offset`, NaN where `value == _FillValue`.
+#[derive(Debug, Clone, Copy)]
+struct Cf {
+    fill: Option<f64>,
+    scale: f64,
+    offset: f64,
+    packed: bool,
+}
+
+impl Cf {
+    fn of(m: &Meta) -> Cf {
+        let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
+        Cf {
+            fill: num("_FillValue"),
+            scale: num("scale_factor").unwrap_or(1.0),
+            offset: num("add_offset").unwrap_or(0.0),
+            packed: m.attrs.contains_key("scale_factor") || m.attrs.contains_key("add_offset"),
+        }
+    }
+
+    #[inline]
+    fn decode(self, x: f64) -> f64 {
+        if self.fill.is_some_and(|f| x == f) {
+            f64::NAN
+        } else if self.packed {
+            x * self.scale + self.offset
+        } else {
+            x
+        }
+    }
+}
+
 impl Arrays {
-    /// Scene `scene` of array `name` as f64 (as stored, no decoding), with its metadata.
-    async fn raw(&self, name: &str, scene: u64) -> Result<(Meta, Vec<f64>)> {
+    /// Scene `scene` of array `name` as stored (no decoding), with its metadata.
+    async fn raw(&self, name: &str, scene: u64) -> Result<(Meta, Raw)> {
         let m = meta(&self.root, name)?;
         let a = Array::async_open(self.store.clone(), &format!("/{name}"))
             .await
@@ -177,25 +283,25 @@ impl Arrays {
             .collect();
         let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
         macro_rules! get {
-            ($t:ty) => {{
-                let v: Vec<$t> = a
-                    .async_retrieve_array_subset(&subset)
-                    .await
-                    .with_context(|| format!("cannot read scene {scene} of {ZARR}/{name}"))?;
-                v.into_iter().map(|x| x as f64).collect::<Vec<f64>>()
-            }};
+            ($variant:ident) => {
+                Raw::$variant(
+                    a.async_retrieve_array_subset(&subset)
+                        .await
+                        .with_context(|| format!("cannot read scene {scene} of {ZARR}/{name}"))?,
+                )
+            };
         }
         let v = match m.dtype.as_str() {
-            "int8" => get!(i8),
-            "uint8" => get!(u8),
-            "int16" => get!(i16),
-            "uint16" => get!(u16),
-            "int32" => get!(i32),
-            "uint32" => get!(u32),
-            "int64" => get!(i64),
-            "uint64" => get!(u64),
-            "float32" => get!(f32),
-            "float64" => get!(f64),
+            "int8" => get!(I8),
+            "uint8" => get!(U8),
+            "int16" => get!(I16),
+            "uint16" => get!(U16),
+            "int32" => get!(I32),
+            "uint32" => get!(U32),
+            "int64" => get!(I64),
+            "uint64" => get!(U64),
+            "float32" => get!(F32),
+            "float64" => get!(F64),
             other => {
                 bail!("{ZARR}/{name} has data type {other}, which CloudMask scoring does not read")
             }
@@ -203,21 +309,18 @@ impl Arrays {
         Ok((m, v))
     }
 
-    /// Scene `scene` of array `name`, CF-decoded: `value * scale_factor + add_offset`, NaN
-    /// where `value == _FillValue` (as xarray's `mask_and_scale`).
+    /// Scene `scene` of array `name` as f64, as stored (no decoding).
+    async fn raw_f64(&self, name: &str, scene: u64) -> Result<(Meta, Vec<f64>)> {
+        let (m, v) = self.raw(name, scene).await?;
+        Ok((m, v.to_f64()))
+    }
+
+    /// Scene `scene` of array `name` as f64, CF-decoded ([`Cf`]).
     async fn decoded(&self, name: &str, scene: u64) -> Result<(Meta, Vec<f64>)> {
-        let (m, mut v) = self.raw(name, scene).await?;
-        let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
-        let fill = num("_FillValue");
-        let scale = num("scale_factor").unwrap_or(1.0);
-        let offset = num("add_offset").unwrap_or(0.0);
-        let packed = m.attrs.contains_key("scale_factor") || m.attrs.contains_key("add_offset");
+        let (m, mut v) = self.raw_f64(name, scene).await?;
+        let cf = Cf::of(&m);
         for x in v.iter_mut() {
-            if fill.is_some_and(|f| *x == f) {
-                *x = f64::NAN;
-            } else if packed {
-                *x = *x * scale + offset;
-            }
+            *x = cf.decode(*x);
         }
         Ok((m, v))
     }
@@ -330,6 +433,47 @@ pub struct SceneInput {
     pub nan_inputs: u64,
 }
 
+/// One scene made ready for the model on a reader thread: its patches in batches of
+/// `Runner::batch` (within the scene), and the ground truth.
+pub struct ScenePatches {
+    pub geometry: Geometry,
+    pub truth: Vec<bool>,
+    pub nan_inputs: u64,
+    /// `(first patch, patches, input [n, 9, 256, 256])` per batch.
+    batches: Vec<(usize, usize, Input)>,
+}
+
+impl ScenePatches {
+    /// Cuts `input` into the inference patches, batch by batch, into buffers of `staging`.
+    pub fn new(input: SceneInput, batch: usize, staging: &Staging) -> ScenePatches {
+        let g = Geometry::of(input.rows, input.cols);
+        let per = CHANNELS * PATCH * PATCH;
+        let total = g.patches();
+        let mut batches = Vec::with_capacity(total.div_ceil(batch.max(1)));
+        let mut k0 = 0;
+        while k0 < total {
+            let n = batch.max(1).min(total - k0);
+            let mut x = staging.buffer(&patch_shape(n));
+            for (b, out) in x.as_mut_slice().chunks_exact_mut(per).enumerate() {
+                g.extract(&input.image, k0 + b, out);
+            }
+            batches.push((k0, n, x));
+            k0 += n;
+        }
+        ScenePatches {
+            geometry: g,
+            truth: input.truth,
+            nan_inputs: input.nan_inputs,
+            batches,
+        }
+    }
+}
+
+/// The model input shape of `n` patches.
+fn patch_shape(n: usize) -> Vec<i64> {
+    vec![n as i64, CHANNELS as i64, PATCH as i64, PATCH as i64]
+}
+
 /// The MLCommons normalisation of one value: `refs - 0.5`, computed in the stored type
 /// (float64 in the `.hdf` files) then cast to float32 as `tf.data` does.
 fn norm_ref(v: f64) -> f32 {
@@ -364,9 +508,9 @@ fn finish(mut image: Vec<f32>, rows: usize, cols: usize, truth: Vec<bool>) -> Sc
 
 /// `.hdf` form: `refs` (rows, cols, 6), `bts` (rows, cols, 3), `bayes` (rows, cols, 1).
 async fn hdf_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
-    let (rm, refs) = arrays.raw("refs", scene).await?;
-    let (bm, bts) = arrays.raw("bts", scene).await?;
-    let (_, bayes) = arrays.raw("bayes", scene).await?;
+    let (rm, refs) = arrays.raw_f64("refs", scene).await?;
+    let (bm, bts) = arrays.raw_f64("bts", scene).await?;
+    let (_, bayes) = arrays.raw_f64("bayes", scene).await?;
     let (rows, cols) = (rm.shape[1] as usize, rm.shape[2] as usize);
     let n = rows * cols;
     if rm.shape[1..] != [rows as u64, cols as u64, 6]
@@ -405,17 +549,21 @@ async fn safe_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
     let mut image = vec![0f32; CHANNELS * n];
     for k in 0..3 {
         let name = format!("S{}_BT_in", k + 7);
-        let (m, bt) = arrays.decoded(&name, scene).await?;
-        if m.shape[1..] != [rows as u64, cols as u64] {
+        let (m, bt) = arrays.raw(&name, scene).await?;
+        if m.shape[1..] != [rows as u64, cols as u64] || bt.len() != n {
             bail!(
                 "{ZARR}/{name} has shape {:?}, expected (scene, {rows}, {cols})",
                 m.shape
             );
         }
-        for (o, v) in image[(6 + k) * n..(7 + k) * n].iter_mut().zip(&bt) {
-            // Decoded in float64, kept as float32 (as the .hdf form stores bts).
-            *o = norm_bt32(*v as f32);
-        }
+        let cf = Cf::of(&m);
+        let plane = &mut image[(6 + k) * n..(7 + k) * n];
+        with_values!(&bt, v => {
+            for (o, x) in plane.iter_mut().zip(v) {
+                // Decoded in float64, kept as float32 (as the .hdf form stores bts).
+                *o = norm_bt32(cf.decode(x.f64()) as f32);
+            }
+        });
     }
     // Solar zenith angle on the 1 km grid, from the tie points (NaN -> 0 as STFC does).
     let (tm, mut tn) = arrays.decoded("solar_zenith_tn", scene).await?;
@@ -447,8 +595,8 @@ async fn safe_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
     let c2 = cols * 2;
     for ch in 0..6 {
         let name = format!("S{}_radiance_an", ch + 1);
-        let (m, rad) = arrays.decoded(&name, scene).await?;
-        if m.shape[1..] != [rows as u64 * 2, cols as u64 * 2] {
+        let (m, rad) = arrays.raw(&name, scene).await?;
+        if m.shape[1..] != [rows as u64 * 2, cols as u64 * 2] || rad.len() != 4 * n {
             bail!(
                 "{ZARR}/{name} has shape {:?}, expected (scene, {}, {}): twice the 1 km grid",
                 m.shape,
@@ -456,38 +604,46 @@ async fn safe_scene(arrays: &Arrays, scene: u64) -> Result<SceneInput> {
                 c2
             );
         }
+        let cf = Cf::of(&m);
         let irr_name = format!("S{}_solar_irradiance_an", ch + 1);
         let (_, irr) = arrays.decoded(&irr_name, scene).await?;
         let irr = *irr
             .first()
             .ok_or_else(|| anyhow!("{ZARR}/{irr_name} is empty"))?;
         let plane = &mut image[ch * n..(ch + 1) * n];
-        for r in 0..rows {
-            for c in 0..cols {
-                let mut sum = 0.0;
-                let mut cnt = 0u32;
-                for (dr, dc) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                    let v = rad[(2 * r + dr) * c2 + 2 * c + dc];
-                    if !v.is_nan() {
-                        sum += v;
-                        cnt += 1;
+        with_values!(&rad, v => {
+            for r in 0..rows {
+                let top = &v[2 * r * c2..(2 * r + 1) * c2];
+                let bottom = &v[(2 * r + 1) * c2..(2 * r + 2) * c2];
+                for c in 0..cols {
+                    // The 2 x 2 block's valid values, summed in the order (0, 0), (0, 1),
+                    // (1, 0), (1, 1).
+                    let mut sum = 0.0;
+                    let mut cnt = 0u32;
+                    for x in [top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]] {
+                        let d = cf.decode(x.f64());
+                        if !d.is_nan() {
+                            sum += d;
+                            cnt += 1;
+                        }
                     }
+                    let rad = if cnt > 0 {
+                        sum / f64::from(cnt)
+                    } else {
+                        f64::NAN
+                    };
+                    let i = r * cols + c;
+                    plane[i] = norm_ref(rad / (irr * mu0[i]) * std::f64::consts::PI);
                 }
-                let rad = if cnt > 0 {
-                    sum / f64::from(cnt)
-                } else {
-                    f64::NAN
-                };
-                let i = r * cols + c;
-                plane[i] = norm_ref(rad / (irr * mu0[i]) * std::f64::consts::PI);
             }
-        }
+        });
     }
-    let (_, bayes) = arrays.decoded("bayes_in", scene).await?;
+    let (bm, bayes) = arrays.raw("bayes_in", scene).await?;
     if bayes.len() != n {
         bail!("{ZARR}/bayes_in does not have the 1 km grid {rows} x {cols}");
     }
-    let truth = bayes.iter().map(|b| *b > 0.0).collect();
+    let cf = Cf::of(&bm);
+    let truth = with_values!(&bayes, v => v.iter().map(|x| cf.decode(x.f64()) > 0.0).collect());
     Ok(finish(image, rows, cols, truth))
 }
 
@@ -513,6 +669,22 @@ fn open(bag: &Path) -> Result<(String, Arrays)> {
         root,
     };
     Ok((form, arrays))
+}
+
+/// The most pinned host memory that CloudMask scoring stages its patches in.
+const PINNED_BUDGET: usize = 4 << 30;
+
+/// The 1 km grid (rows, columns) of a version's scenes.
+fn grid(arrays: &Arrays, form: &str) -> Result<(usize, usize)> {
+    let name = if form == "hdf" { "refs" } else { "S7_BT_in" };
+    let m = meta(&arrays.root, name)?;
+    if m.shape.len() < 3 {
+        bail!(
+            "{ZARR}/{name} has shape {:?}, expected (scene, rows, columns, ...)",
+            m.shape
+        );
+    }
+    Ok((m.shape[1] as usize, m.shape[2] as usize))
 }
 
 /// The model input and ground truth of scene `scene` of a version (either form).
@@ -572,43 +744,67 @@ pub fn default_split(bag: &Path, catalog: &str) -> Result<(String, Option<String
     Ok((catalog.to_string(), None))
 }
 
-/// The per-scene mask: the model's probabilities on the full image.
-pub fn infer(input: &SceneInput, runner: &mut Runner) -> Result<Vec<f32>> {
-    let g = Geometry::of(input.rows, input.cols);
-    let total = g.patches();
-    let mut mask = vec![0f32; input.rows * input.cols];
-    let per = PATCH * PATCH;
-    let mut k0 = 0;
-    while k0 < total {
-        let k1 = (k0 + runner.batch).min(total);
-        let n = k1 - k0;
-        let mut x = Vec::with_capacity(n * CHANNELS * per);
-        for k in k0..k1 {
-            g.extract(&input.image, k, &mut x);
-        }
+/// A scene's model outputs, batch by batch: `(first patch, patches, output)`.
+pub struct SceneOutput {
+    pub geometry: Geometry,
+    pub truth: Vec<bool>,
+    pub nan_inputs: u64,
+    outputs: Vec<(usize, usize, Output)>,
+}
+
+/// Runs the model on a scene's patches. The input buffers are released as soon as the
+/// model has run (pinned ones go back to their pool for the readers).
+pub fn run_scene(scene: ScenePatches, runner: &mut Runner) -> Result<SceneOutput> {
+    let total = scene.geometry.patches();
+    let mut outputs = Vec::with_capacity(scene.batches.len());
+    for (k0, n, x) in scene.batches {
         // The bar and the throughput count scenes: a scene is done with its last batch.
-        let done = usize::from(k1 == total);
-        let out = runner.run(
-            vec![(
-                "x",
-                vec![n as i64, CHANNELS as i64, PATCH as i64, PATCH as i64],
-                x,
-            )],
-            done,
-        )?;
-        if out.len() != n * per {
-            bail!(
-                "the model returned {} values for {n} patches; cloudmask scoring expects y [N, 1, {PATCH}, {PATCH}] ({} values)",
-                out.len(),
-                n * per
-            );
-        }
-        for (b, k) in (k0..k1).enumerate() {
-            g.stitch(&out[b * per..(b + 1) * per], k, &mut mask);
-        }
-        k0 = k1;
+        let done = usize::from(k0 + n == total);
+        outputs.push((
+            k0,
+            n,
+            runner.run_output(&[("x", &patch_shape(n), &x)], done)?,
+        ));
     }
-    Ok(mask)
+    Ok(SceneOutput {
+        geometry: scene.geometry,
+        truth: scene.truth,
+        nan_inputs: scene.nan_inputs,
+        outputs,
+    })
+}
+
+impl SceneOutput {
+    /// The per-scene mask: the model's probabilities on the full image, stitched from the
+    /// kept centres of the patches' outputs.
+    pub fn mask(&self) -> Result<Vec<f32>> {
+        let g = &self.geometry;
+        let mut mask = vec![0f32; g.rows * g.cols];
+        let per = PATCH * PATCH;
+        for (k0, n, out) in &self.outputs {
+            let out = out.values()?;
+            if out.len() != n * per {
+                bail!(
+                    "the model returned {} values for {n} patches; cloudmask scoring expects y [N, 1, {PATCH}, {PATCH}] ({} values)",
+                    out.len(),
+                    n * per
+                );
+            }
+            for b in 0..*n {
+                g.stitch(&out[b * per..(b + 1) * per], k0 + b, &mut mask);
+            }
+        }
+        Ok(mask)
+    }
+
+    /// The confusion counts of `mask > 0.5` against the ground truth.
+    pub fn confusion(&self) -> Result<Binary> {
+        let mut b = Binary::default();
+        for (m, t) in self.mask()?.iter().zip(&self.truth) {
+            b.add(*t, *m > 0.5);
+        }
+        Ok(b)
+    }
 }
 
 pub async fn score(
@@ -644,45 +840,70 @@ pub async fn score(
     let mut nan_inputs = 0u64;
     let mut geometry = None;
     // Scenes are read and converted to model inputs on reader threads, ahead of the model.
+    // The patches are cut there too, into pinned buffers on the CUDA provider: enough for
+    // every scene that can be ahead of the model (two per reader, `prefetch`) and the one
+    // it runs, within PINNED_BUDGET.
     let rt = tokio::runtime::Handle::current();
-    super::prefetch(
-        chosen.len(),
-        |i| {
-            let (scene, product) = &chosen[i];
-            rt.block_on(async {
-                if form == "hdf" {
-                    hdf_scene(&arrays, *scene).await
-                } else {
-                    safe_scene(&arrays, *scene).await
-                }
-            })
-            .with_context(|| format!("scene {scene} ({product})"))
-        },
-        |i, input| {
-            let (scene, product) = &chosen[i];
-            let mask = infer(&input, runner)?;
-            nan_inputs += input.nan_inputs;
-            geometry = Some(Geometry::of(input.rows, input.cols));
-            let mut b = Binary::default();
-            for (m, t) in mask.iter().zip(&input.truth) {
-                b.add(*t, *m > 0.5);
+    let (rows, cols) = grid(&arrays, &form)?;
+    let per_scene = Geometry::of(rows, cols).patches();
+    let batch = runner.batch.max(1).min(per_scene);
+    let wanted = (2 * super::prefetch_workers() + 1) * per_scene.div_ceil(batch);
+    let bytes = batch * CHANNELS * PATCH * PATCH * 4;
+    let staging = runner.staging(patch_shape(batch), wanted.min(PINNED_BUDGET / bytes));
+    // The masks are stitched and compared with the ground truth on a thread of their own,
+    // while the model runs the next scene.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<SceneOutput>(2);
+    let (fed, results) = std::thread::scope(|scope| {
+        let post = scope.spawn(move || -> Result<Vec<(Binary, u64, Geometry)>> {
+            let mut done = Vec::new();
+            for s in rx {
+                done.push((s.confusion()?, s.nan_inputs, s.geometry));
             }
-            pooled.merge(&b);
-            let total = b.total();
-            table_scene.push(*scene as i64);
-            table_product.push(product.clone());
-            pixels.push(total as i64);
-            correct.push((b.tp + b.tn) as i64);
-            acc.push(b.accuracy());
-            pred_cloud.push((b.tp + b.fp) as f64 / total as f64);
-            obs_cloud.push((b.tp + b.r#fn) as f64 / total as f64);
-            tp.push(b.tp as i64);
-            fp.push(b.fp as i64);
-            tn.push(b.tn as i64);
-            fnn.push(b.r#fn as i64);
-            Ok(())
-        },
-    )?;
+            Ok(done)
+        });
+        let fed = super::prefetch(
+            chosen.len(),
+            |i| {
+                let (scene, product) = &chosen[i];
+                let input = rt
+                    .block_on(async {
+                        if form == "hdf" {
+                            hdf_scene(&arrays, *scene).await
+                        } else {
+                            safe_scene(&arrays, *scene).await
+                        }
+                    })
+                    .with_context(|| format!("scene {scene} ({product})"))?;
+                Ok(ScenePatches::new(input, batch, &staging))
+            },
+            |_, scene| {
+                let out = run_scene(scene, runner)?;
+                tx.send(out).map_err(|_| anyhow!("the mask thread stopped"))
+            },
+        );
+        drop(tx);
+        (fed, post.join().expect("the mask thread does not panic"))
+    });
+    // The mask thread's error is the cause when both failed.
+    let results = results?;
+    fed?;
+    for ((scene, product), (b, nan, g)) in chosen.iter().zip(results) {
+        nan_inputs += nan;
+        geometry = Some(g);
+        pooled.merge(&b);
+        let total = b.total();
+        table_scene.push(*scene as i64);
+        table_product.push(product.clone());
+        pixels.push(total as i64);
+        correct.push((b.tp + b.tn) as i64);
+        acc.push(b.accuracy());
+        pred_cloud.push((b.tp + b.fp) as f64 / total as f64);
+        obs_cloud.push((b.tp + b.r#fn) as f64 / total as f64);
+        tp.push(b.tp as i64);
+        fp.push(b.fp as i64);
+        tn.push(b.tn as i64);
+        fnn.push(b.r#fn as i64);
+    }
     let mean_acc = acc.iter().sum::<f64>() / acc.len() as f64;
     let g = geometry.expect("at least one scene");
     let mut notes = vec![format!(
@@ -777,10 +998,14 @@ mod tests {
             let n = rows * cols;
             let img: Vec<f32> = (0..CHANNELS * n).map(|i| i as f32).collect();
             let mut mask = vec![f32::NAN; n];
+            // A dirty buffer: extract must write every value.
+            let mut x = vec![f32::NAN; CHANNELS * PATCH * PATCH];
             for k in 0..g.patches() {
-                let mut x = Vec::new();
                 g.extract(&img, k, &mut x);
-                assert_eq!(x.len(), CHANNELS * PATCH * PATCH);
+                assert!(
+                    x.iter().all(|v| !v.is_nan()),
+                    "patch {k} of {rows} x {cols}"
+                );
                 g.stitch(&x[..PATCH * PATCH], k, &mut mask);
             }
             assert_eq!(&mask[..], &img[..n], "{rows} x {cols}");

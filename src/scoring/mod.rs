@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod predictions;
 pub mod runtime;
+pub mod staging;
 pub mod stemdl;
 pub mod tevolop;
 
@@ -25,10 +26,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::ProgressBar;
 use ort::session::Session;
-use ort::value::Tensor;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use self::staging::{Input, Staging};
 use crate::address::Address;
 use crate::record::VersionRecord;
 use crate::verify::{VerifyOptions, VerifyReport};
@@ -100,8 +101,9 @@ pub struct Timings {
     pub samples_per_second: f64,
     pub model_samples_per_second: f64,
     /// End to end after the first batch: the samples of the later batches over the wall time
-    /// from the end of the first batch to the end (reading and preparing included, the
-    /// provider's one-time set-up excluded). 0 with a single batch.
+    /// from the end of the first batch to the end of the last (reading and preparing
+    /// included; the provider's one-time set-up and the metrics computed after the last
+    /// batch excluded). 0 with a single batch.
     pub steady_samples_per_second: f64,
     /// The first batch's `Session::run` time (provider set-up included).
     pub first_batch_ms: f64,
@@ -155,8 +157,12 @@ pub struct Runner {
     first_batch: Option<(f64, usize)>,
     /// When the first batch finished (the start of the steady state).
     first_done: Option<Instant>,
+    /// When the last batch so far finished.
+    last_done: Option<Instant>,
     calls: u64,
     pub bar: ProgressBar,
+    /// The execution provider the session runs on (`cpu`, `cuda`, `tensorrt`).
+    provider: String,
 }
 
 impl Runner {
@@ -210,25 +216,57 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs one batch of `n` samples; returns the first output, flattened, and its shape.
-    pub fn run(&mut self, inputs: Vec<(&str, Vec<i64>, Vec<f32>)>, n: usize) -> Result<Vec<f32>> {
+    /// A pool of input buffers of `shape` for the reader threads ([`Staging`]): on the CUDA
+    /// provider `count` of them in pinned host memory, so that inputs reach the GPU by DMA;
+    /// host memory otherwise, or when pinned memory cannot be had (said in the log).
+    pub fn staging(&self, shape: Vec<i64>, count: usize) -> Staging {
+        if self.provider != "cuda" || count == 0 {
+            return Staging::host(shape);
+        }
+        match Staging::pinned(&self.session, shape.clone(), count) {
+            Ok(s) => {
+                tracing::debug!("{count} pinned input buffers of shape {shape:?}");
+                s
+            }
+            Err(e) => {
+                tracing::warn!("inputs stay in pageable host memory: {e:#}");
+                Staging::host(shape)
+            }
+        }
+    }
+
+    /// Runs one batch of `n` samples; returns the first output, flattened.
+    pub fn run(&mut self, inputs: &[(&str, &[i64], &Input)], n: usize) -> Result<Vec<f32>> {
+        Ok(self.run_output(inputs, n)?.values()?.to_vec())
+    }
+
+    /// Runs one batch of `n` samples; returns the first output, owned, so that another
+    /// thread can work on it while the model runs the next batch.
+    pub fn run_output(&mut self, inputs: &[(&str, &[i64], &Input)], n: usize) -> Result<Output> {
         let mut values = Vec::with_capacity(inputs.len());
         for (name, shape, data) in inputs {
-            let t = Tensor::from_array((shape, data)).map_err(|e| anyhow!("{e}"))?;
             values.push((
-                std::borrow::Cow::Borrowed(name),
-                ort::session::SessionInputValue::from(t),
+                std::borrow::Cow::Borrowed(*name),
+                data.session_value(shape)?,
             ));
         }
+        let first = self
+            .session
+            .outputs()
+            .first()
+            .map(|o| o.name().to_string())
+            .ok_or_else(|| anyhow!("the model has no outputs"))?;
         let t0 = Instant::now();
-        let out = self
+        let mut out = self
             .session
             .run(values)
             .map_err(|e| anyhow!("ONNX Runtime failed to run the model: {e}"))?;
-        let (_, data) = out[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| anyhow!("model output is not a float32 tensor: {e}"))?;
-        let v = data.to_vec();
+        let output = Output(
+            out.remove(&first)
+                .ok_or_else(|| anyhow!("the model gave no output {first:?}"))?,
+        );
+        drop(out);
+        output.values()?;
         let dt = t0.elapsed();
         self.calls += 1;
         if self.first_batch.is_none() {
@@ -238,14 +276,29 @@ impl Runner {
             self.model_time += dt;
             self.latencies_ms.push(dt.as_secs_f64() * 1e3);
         }
+        self.last_done = Some(Instant::now());
         self.bar.inc(n as u64);
-        Ok(v)
+        Ok(output)
+    }
+}
+
+/// The first output of a batch, owned ([`Runner::run_output`]).
+pub struct Output(ort::value::DynValue);
+
+impl Output {
+    /// The output's values, flattened; an error unless it is a float32 tensor.
+    pub fn values(&self) -> Result<&[f32]> {
+        let (_, data) = self
+            .0
+            .try_extract_tensor::<f32>()
+            .map_err(|e| anyhow!("model output is not a float32 tensor: {e}"))?;
+        Ok(data)
     }
 }
 
 /// One batch of model inputs: `(input name, shape, values)` per input, for `n` samples.
 pub struct Batch {
-    pub inputs: Vec<(&'static str, Vec<i64>, Vec<f32>)>,
+    pub inputs: Vec<(&'static str, Vec<i64>, Input)>,
     pub n: usize,
 }
 
@@ -288,8 +341,9 @@ where
     })
 }
 
-/// Reader threads of [`prefetch`]: the cores available, at most 4 (`SCIML_DATA_READERS`
-/// overrides).
+/// Reader threads of [`prefetch`]: all cores but the one that drives the model, at least
+/// 2 and at most 12 (`SCIML_DATA_READERS` overrides). Reading, decoding and preparing a
+/// CloudMask scene takes a core about half a second, so a fast GPU needs many of them.
 pub fn prefetch_workers() -> usize {
     std::env::var("SCIML_DATA_READERS")
         .ok()
@@ -299,7 +353,8 @@ pub fn prefetch_workers() -> usize {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
-                .min(4)
+                .saturating_sub(1)
+                .clamp(2, 12)
         })
 }
 
@@ -314,7 +369,12 @@ impl Runner {
         T: FnMut(usize, Vec<f32>) -> Result<()>,
     {
         prefetch(count, make, |i, b: Batch| {
-            let out = self.run(b.inputs, b.n)?;
+            let inputs: Vec<(&str, &[i64], &Input)> = b
+                .inputs
+                .iter()
+                .map(|(name, shape, x)| (*name, shape.as_slice(), x))
+                .collect();
+            let out = self.run(&inputs, b.n)?;
             take(i, out)
         })
     }
@@ -499,8 +559,10 @@ pub async fn score_address(
         latencies_ms: Vec::new(),
         first_batch: None,
         first_done: None,
+        last_done: None,
         calls: 0,
         bar: ProgressBar::hidden(),
+        provider: choice.provider.clone(),
     };
     let t2 = Instant::now();
     let mut outcome = match benchmark {
@@ -515,10 +577,10 @@ pub async fn score_address(
         outcome.notes.insert(0, n);
     }
     let score_seconds = t2.elapsed().as_secs_f64();
-    let steady_seconds = runner
-        .first_done
-        .map(|t| t.elapsed().as_secs_f64())
-        .unwrap_or(0.0);
+    let steady_seconds = match (runner.first_done, runner.last_done) {
+        (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+        _ => 0.0,
+    };
     if let Some(p) = &opts.predictions {
         predictions::write(p, &outcome.predictions)?;
     }

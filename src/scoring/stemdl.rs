@@ -114,11 +114,24 @@ pub async fn score(
     // The reader thread drives the async Zarr reads on this runtime.
     let rt = tokio::runtime::Handle::current();
     let views = (ORIENTATIONS / per_image) as usize;
+    // Full batches are written into pinned buffers on the CUDA provider: two per reader
+    // thread, the most that can be ahead of the model (`prefetch`), and the one it runs.
+    let image_shape = |n: usize| {
+        vec![
+            (n * views) as i64,
+            per_image as i64,
+            SIDE as i64,
+            SIDE as i64,
+        ]
+    };
+    let staging = runner.staging(image_shape(runner.batch), 2 * super::prefetch_workers() + 1);
     runner.run_overlapped(
         batches.len(),
         |b| {
             let batch = batches[b];
-            let mut x: Vec<f32> = Vec::with_capacity(batch.len() * stack);
+            let x_shape = image_shape(batch.len());
+            let mut x = staging.buffer(&x_shape);
+            let mut filled = 0;
             // Consecutive samples are read as one range.
             let mut i = 0;
             while i < batch.len() {
@@ -140,18 +153,14 @@ pub async fn score(
                     0..SIDE,
                     0..SIDE,
                 ]))?;
-                x.extend_from_slice(&v);
+                x.as_mut_slice()[filled..filled + v.len()].copy_from_slice(&v);
+                filled += v.len();
                 i = j;
             }
-            let n = batch.len();
-            let images = n * views;
+            debug_assert_eq!(filled, batch.len() * stack);
             Ok(Batch {
-                inputs: vec![(
-                    "x",
-                    vec![images as i64, per_image as i64, SIDE as i64, SIDE as i64],
-                    x,
-                )],
-                n,
+                inputs: vec![("x", x_shape, x)],
+                n: batch.len(),
             })
         },
         |b, out| {

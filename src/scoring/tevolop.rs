@@ -119,10 +119,10 @@ pub async fn score(
             n += 1;
             if n == runner.batch {
                 pred.extend(runner.run(
-                    vec![(
+                    &[(
                         "x",
-                        vec![n as i64, TSEQ as i64, nf as i64],
-                        std::mem::take(&mut x),
+                        &[n as i64, TSEQ as i64, nf as i64],
+                        &std::mem::take(&mut x).into(),
                     )],
                     n,
                 )?);
@@ -132,10 +132,10 @@ pub async fn score(
     }
     if n > 0 {
         pred.extend(runner.run(
-            vec![(
+            &[(
                 "x",
-                vec![n as i64, TSEQ as i64, nf as i64],
-                std::mem::take(&mut x),
+                &[n as i64, TSEQ as i64, nf as i64],
+                &std::mem::take(&mut x).into(),
             )],
             n,
         )?);
