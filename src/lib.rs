@@ -29,6 +29,7 @@ pub mod remote;
 pub mod report;
 pub mod repository;
 pub mod scoring;
+pub mod shards;
 pub mod sources;
 pub mod staging;
 pub mod verify;

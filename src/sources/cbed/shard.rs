@@ -15,41 +15,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use zarrs::array::Array;
-use zarrs::array::codec::Crc32cCodec;
-use zarrs::array::codec::api::{BytesToBytesCodecTraits, CodecOptions};
 
 use crate::staging::StagingZarrStore;
 
-/// One encoded subchunk; `None` when it holds only the fill value (not stored).
-pub type Subchunk = Option<Vec<u8>>;
+pub use crate::shards::Subchunk;
+use crate::shards::{assemble, zstd_frame};
 
 /// The inner codec chain of a subchunk: float32 little-endian bytes, then zstd.
 pub struct SubchunkEncoder {
     level: i32,
-}
-
-thread_local! {
-    /// One zstd compression context per thread, reused from subchunk to subchunk: a fresh
-    /// context (what zarrs' codec makes per call) allocates and clears its tables each time,
-    /// about as much work as compressing a 128 x 128 x 3 subchunk. The output is the same:
-    /// a zstd frame depends on the parameters, not on the context's history.
-    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// `data` as one zstd frame at `level` with a content checksum, as zarrs' `zstd` codec
-/// (`checksum: true`) encodes it.
-pub fn zstd_frame(level: i32, data: &[u8]) -> Result<Vec<u8>> {
-    ZSTD.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
-            let mut c = zstd::bulk::Compressor::new(level).context("zstd: no context")?;
-            c.include_checksum(true).context("zstd: no checksum")?;
-            *cell = Some((level, c));
-        }
-        let (_, c) = cell.as_mut().expect("set above");
-        c.compress(data).context("zstd cannot encode a subchunk")
-    })
 }
 
 impl SubchunkEncoder {
@@ -70,34 +44,6 @@ impl SubchunkEncoder {
         };
         Ok(Some(zstd_frame(self.level, &le)?))
     }
-}
-
-/// Assembles the shard object from its encoded subchunks in C order (`None`: fill value).
-/// Returns `None` when every subchunk is the fill value: such a shard is not stored.
-pub fn assemble(subchunks: &[Subchunk]) -> Result<Option<Vec<u8>>> {
-    if subchunks.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let data_len: usize = subchunks.iter().flatten().map(Vec::len).sum();
-    let mut shard = Vec::with_capacity(data_len + subchunks.len() * 16 + 4);
-    let mut index = Vec::with_capacity(subchunks.len() * 16);
-    for s in subchunks {
-        let (offset, len) = match s {
-            Some(b) => {
-                let at = shard.len() as u64;
-                shard.extend_from_slice(b);
-                (at, b.len() as u64)
-            }
-            None => (u64::MAX, u64::MAX),
-        };
-        index.extend_from_slice(&offset.to_le_bytes());
-        index.extend_from_slice(&len.to_le_bytes());
-    }
-    let index = Crc32cCodec::new()
-        .encode(Cow::Owned(index), &CodecOptions::default())
-        .context("cannot encode a shard index")?;
-    shard.extend_from_slice(&index);
-    Ok(Some(shard))
 }
 
 /// One array written shard by shard from encoded subchunks. A full shard is assembled,

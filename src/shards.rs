@@ -1,0 +1,150 @@
+//! Zarr shard objects encoded by sciml-data itself, byte for byte as zarrs'
+//! `sharding_indexed` codec encodes them (inner codecs `bytes` little-endian + `zstd` with a
+//! content checksum; index codecs `bytes` + `crc32c`, index at the end; inner chunks in C
+//! order; an inner chunk equal to the fill value left out as `(u64::MAX, u64::MAX)`), so
+//! that zarr-python, zarrs and every other reader see an ordinary sharded array.
+//!
+//! Why not through zarrs: its `zstd` codec makes a fresh compression context per inner
+//! chunk, which allocates and clears its tables every time (page faults and a memset about
+//! as costly as compressing a 200 KB chunk). Here each thread keeps one context. Unit tests
+//! in the sources that use this module encode the same shard both ways and compare the
+//! bytes.
+
+use std::borrow::Cow;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use zarrs::array::codec::Crc32cCodec;
+use zarrs::array::codec::api::{BytesToBytesCodecTraits, CodecOptions};
+
+/// One encoded inner chunk; `None` when it holds only the fill value (not stored).
+pub type Subchunk = Option<Vec<u8>>;
+
+thread_local! {
+    /// One zstd compression context per thread, reused from subchunk to subchunk: a fresh
+    /// context (what zarrs' codec makes per call) allocates and clears its tables each time,
+    /// about as much work as compressing a 200 KB chunk. The output is the same:
+    /// a zstd frame depends on the parameters, not on the context's history.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `data` as one zstd frame at `level` with a content checksum, as zarrs' `zstd` codec
+/// (`checksum: true`) encodes it.
+pub fn zstd_frame(level: i32, data: &[u8]) -> Result<Vec<u8>> {
+    ZSTD.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
+            let mut c = zstd::bulk::Compressor::new(level).context("zstd: no context")?;
+            c.include_checksum(true).context("zstd: no checksum")?;
+            *cell = Some((level, c));
+        }
+        let (_, c) = cell.as_mut().expect("set above");
+        c.compress(data).context("zstd cannot encode a subchunk")
+    })
+}
+
+/// Assembles the shard object from its encoded subchunks in C order (`None`: fill value).
+/// Returns `None` when every subchunk is the fill value: such a shard is not stored.
+pub fn assemble(subchunks: &[Subchunk]) -> Result<Option<Vec<u8>>> {
+    if subchunks.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let data_len: usize = subchunks.iter().flatten().map(Vec::len).sum();
+    let mut shard = Vec::with_capacity(data_len + subchunks.len() * 16 + 4);
+    let mut index = Vec::with_capacity(subchunks.len() * 16);
+    for s in subchunks {
+        let (offset, len) = match s {
+            Some(b) => {
+                let at = shard.len() as u64;
+                shard.extend_from_slice(b);
+                (at, b.len() as u64)
+            }
+            None => (u64::MAX, u64::MAX),
+        };
+        index.extend_from_slice(&offset.to_le_bytes());
+        index.extend_from_slice(&len.to_le_bytes());
+    }
+    let index = Crc32cCodec::new()
+        .encode(Cow::Owned(index), &CodecOptions::default())
+        .context("cannot encode a shard index")?;
+    shard.extend_from_slice(&index);
+    Ok(Some(shard))
+}
+
+/// The shard of one C-order, little-endian array of `shape` (`elem` bytes per value) cut
+/// into inner chunks of `inner` (which must divide `shape` evenly), each compressed to a
+/// zstd frame at `level` on all cores, unless all its values are `fill` (the fill value's
+/// bytes). `None` when every inner chunk is the fill value (the shard is not stored).
+pub fn encode_c_order(
+    data: &[u8],
+    elem: usize,
+    shape: &[u64],
+    inner: &[u64],
+    fill: &[u8],
+    level: i32,
+) -> Result<Option<Vec<u8>>> {
+    anyhow::ensure!(
+        !shape.is_empty()
+            && shape.len() == inner.len()
+            && shape.iter().zip(inner).all(|(n, c)| *c > 0 && n % c == 0)
+            && fill.len() == elem
+            && data.len() == shape.iter().product::<u64>() as usize * elem,
+        "inner chunks {inner:?} do not tile an array of {shape:?} ({} bytes of {elem}-byte values)",
+        data.len()
+    );
+    let grid: Vec<u64> = shape.iter().zip(inner).map(|(n, c)| n / c).collect();
+    let count = grid.iter().product::<u64>() as usize;
+    let chunks: Vec<Result<Subchunk>> = (0..count)
+        .into_par_iter()
+        .map(|k| {
+            let bytes = chunk_bytes(data, elem, shape, inner, &grid, k);
+            if bytes.chunks_exact(elem).all(|v| v == fill) {
+                return Ok(None);
+            }
+            Ok(Some(zstd_frame(level, &bytes)?))
+        })
+        .collect();
+    let chunks: Vec<Subchunk> = chunks.into_iter().collect::<Result<_>>()?;
+    assemble(&chunks)
+}
+
+/// The values of inner chunk `k` (C order over `grid`) of a C-order array, in C order.
+fn chunk_bytes(
+    data: &[u8],
+    elem: usize,
+    shape: &[u64],
+    inner: &[u64],
+    grid: &[u64],
+    k: usize,
+) -> Vec<u8> {
+    let nd = shape.len();
+    // The chunk's position along each axis.
+    let mut at = vec![0u64; nd];
+    let mut rest = k as u64;
+    for d in (0..nd).rev() {
+        at[d] = rest % grid[d] * inner[d];
+        rest /= grid[d];
+    }
+    let row = inner[nd - 1] as usize * elem;
+    let rows = inner[..nd - 1].iter().product::<u64>() as usize;
+    let mut out = Vec::with_capacity(rows * row);
+    // Every run along the last axis, in C order over the chunk's leading axes.
+    let mut idx = vec![0u64; nd - 1];
+    for _ in 0..rows {
+        let mut offset = 0u64;
+        for d in 0..nd - 1 {
+            offset = offset * shape[d] + at[d] + idx[d];
+        }
+        let start = ((offset * shape[nd - 1] + at[nd - 1]) as usize) * elem;
+        out.extend_from_slice(&data[start..start + row]);
+        for d in (0..nd - 1).rev() {
+            idx[d] += 1;
+            if idx[d] < inner[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
