@@ -276,21 +276,26 @@ fn hash_files(files: Vec<PathBuf>, product: String) -> std::thread::JoinHandle<R
 /// Variables the reader may hold ahead of the encoder.
 const READ_AHEAD: usize = 3;
 
-/// Reads the variables of a SAFE product on a reader thread, handing them over one at a time
-/// through a channel of [`READ_AHEAD`] slots: reading (chunks decoded on all cores, see
-/// [`super::chunks`]) overlaps the encoding of the previous variables, and at most
-/// `READ_AHEAD + 2` variables of one scene are in memory. The thread stops at the first error, or when the receiver is dropped.
+/// Reads the variables of the SAFE products, product after product, on one reader thread,
+/// handing them over one at a time through a channel of [`READ_AHEAD`] slots: reading
+/// (chunks decoded on all cores, see [`super::chunks`]) overlaps the encoding of the previous
+/// variables, also across products (the next product's first variables are read while the
+/// last ones of this product are encoded), and at most `READ_AHEAD + 2` variables are in
+/// memory. Every product gives exactly one item per spec, in order, until the first error;
+/// the thread stops there, or when the receiver is dropped.
 fn read_ahead(
-    product: SafeProduct,
+    products: Vec<SafeProduct>,
     specs: Vec<safe::VarSpec>,
 ) -> tokio::sync::mpsc::Receiver<Result<(safe::VarSpec, Var)>> {
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
     std::thread::spawn(move || {
-        for spec in specs {
-            let read = product.read(&spec).map(|v| (spec, v));
-            let failed = read.is_err();
-            if tx.blocking_send(read).is_err() || failed {
-                break;
+        for product in products {
+            for spec in &specs {
+                let read = product.read(spec).map(|v| (spec.clone(), v));
+                let failed = read.is_err();
+                if tx.blocking_send(read).is_err() || failed {
+                    return;
+                }
             }
         }
     });
@@ -354,6 +359,15 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
     let bar = progress::count_bar(common.progress, steps, "scenes x variables");
     let mut recorded = Vec::new();
     let mut scenes = Vec::new();
+    // One reader for every SAFE product (the inputs are all of one form).
+    let safe_products: Vec<SafeProduct> = products
+        .iter()
+        .filter_map(|p| match p {
+            Product::Safe(sp) => Some(sp.clone()),
+            Product::Hdf(_) => None,
+        })
+        .collect();
+    let mut vars = read_ahead(safe_products, specs.clone());
     for (i, p) in products.iter().enumerate() {
         let scene = i as u64;
         let product = p.name().product.clone();
@@ -362,10 +376,11 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         let hashing = hash_files(p.source_files(), product.clone());
         match p {
             Product::Safe(sp) => {
-                let mut vars = read_ahead(sp.clone(), specs.clone());
                 let mut file_geometry: BTreeMap<String, Value> = BTreeMap::new();
-                while let Some(next) = vars.recv().await {
-                    let (spec, var) = next?;
+                for _ in 0..specs.len() {
+                    let (spec, var) = vars.recv().await.ok_or_else(|| {
+                        anyhow::anyhow!("product {product}: the reader thread stopped")
+                    })??;
                     let spec = &spec;
                     check_grid(&var, spec.grid, opts.grid, &product)?;
                     if spec.grid != Grid::Detectors {
