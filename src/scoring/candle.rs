@@ -347,9 +347,8 @@ pub async fn score(
     let (nc, nd) = (cells.columns as usize, ndrug as usize);
     let mut pred: Vec<f64> = Vec::with_capacity(samples.len());
     let chunks: Vec<_> = samples.chunks(runner.batch).collect();
-    // Full batches are written into pinned buffers on the CUDA provider: two per reader
-    // thread, the most that can be ahead of the model (`prefetch`), and the one it runs.
-    let pinned = 2 * super::prefetch_workers() + 1;
+    // Full batches are written into pinned buffers on the CUDA provider.
+    let pinned = super::prefetch_in_flight();
     let cell_staging = runner.staging(vec![runner.batch as i64, nc as i64], pinned);
     let drug_staging = runner.staging(vec![runner.batch as i64, nd as i64], pinned);
     runner.run_overlapped(

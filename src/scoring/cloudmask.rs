@@ -841,13 +841,12 @@ pub async fn score(
     let mut geometry = None;
     // Scenes are read and converted to model inputs on reader threads, ahead of the model.
     // The patches are cut there too, into pinned buffers on the CUDA provider: enough for
-    // every scene that can be ahead of the model (two per reader, `prefetch`) and the one
-    // it runs, within PINNED_BUDGET.
+    // every scene in flight (`prefetch_in_flight`), within PINNED_BUDGET.
     let rt = tokio::runtime::Handle::current();
     let (rows, cols) = grid(&arrays, &form)?;
     let per_scene = Geometry::of(rows, cols).patches();
     let batch = runner.batch.max(1).min(per_scene);
-    let wanted = (2 * super::prefetch_workers() + 1) * per_scene.div_ceil(batch);
+    let wanted = super::prefetch_in_flight() * per_scene.div_ceil(batch);
     let bytes = batch * CHANNELS * PATCH * PATCH * 4;
     let staging = runner.staging(patch_shape(batch), wanted.min(PINNED_BUDGET / bytes));
     // The masks are stitched and compared with the ground truth on a thread of their own,

@@ -163,6 +163,8 @@ pub struct Runner {
     pub bar: ProgressBar,
     /// The execution provider the session runs on (`cpu`, `cuda`, `tensorrt`).
     provider: String,
+    /// The name of the model's first output, the one scoring reads.
+    first_output: String,
 }
 
 impl Runner {
@@ -250,19 +252,14 @@ impl Runner {
                 data.session_value(shape)?,
             ));
         }
-        let first = self
-            .session
-            .outputs()
-            .first()
-            .map(|o| o.name().to_string())
-            .ok_or_else(|| anyhow!("the model has no outputs"))?;
         let t0 = Instant::now();
         let mut out = self
             .session
             .run(values)
             .map_err(|e| anyhow!("ONNX Runtime failed to run the model: {e}"))?;
+        let first = &self.first_output;
         let output = Output(
-            out.remove(&first)
+            out.remove(first)
                 .ok_or_else(|| anyhow!("the model gave no output {first:?}"))?,
         );
         drop(out);
@@ -356,6 +353,13 @@ pub fn prefetch_workers() -> usize {
                 .saturating_sub(1)
                 .clamp(2, 12)
         })
+}
+
+/// The most items of [`prefetch`] in memory at once: per reader thread one waiting in its
+/// channel and one being built, and the one the consumer holds. A pool of input buffers
+/// ([`Runner::staging`]) this large is never short while the model keeps up.
+pub fn prefetch_in_flight() -> usize {
+    2 * prefetch_workers() + 1
 }
 
 impl Runner {
@@ -552,6 +556,11 @@ pub async fn score_address(
             .collect(),
     };
     let load_seconds = t1.elapsed().as_secs_f64();
+    let first_output = session
+        .outputs()
+        .first()
+        .map(|o| o.name().to_string())
+        .ok_or_else(|| anyhow!("the model {} has no outputs", model.origin))?;
     let mut runner = Runner {
         session,
         batch: opts.batch,
@@ -563,6 +572,7 @@ pub async fn score_address(
         calls: 0,
         bar: ProgressBar::hidden(),
         provider: choice.provider.clone(),
+        first_output,
     };
     let t2 = Instant::now();
     let mut outcome = match benchmark {

@@ -114,8 +114,7 @@ pub async fn score(
     // The reader thread drives the async Zarr reads on this runtime.
     let rt = tokio::runtime::Handle::current();
     let views = (ORIENTATIONS / per_image) as usize;
-    // Full batches are written into pinned buffers on the CUDA provider: two per reader
-    // thread, the most that can be ahead of the model (`prefetch`), and the one it runs.
+    // Full batches are written into pinned buffers on the CUDA provider.
     let image_shape = |n: usize| {
         vec![
             (n * views) as i64,
@@ -124,7 +123,7 @@ pub async fn score(
             SIDE as i64,
         ]
     };
-    let staging = runner.staging(image_shape(runner.batch), 2 * super::prefetch_workers() + 1);
+    let staging = runner.staging(image_shape(runner.batch), super::prefetch_in_flight());
     runner.run_overlapped(
         batches.len(),
         |b| {
