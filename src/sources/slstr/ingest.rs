@@ -189,7 +189,9 @@ struct Arrays {
     store: Arc<StagingZarrStore>,
     scenes: u64,
     order: Vec<String>,
-    plans: BTreeMap<String, (ArrayPlan, Array<StagingZarrStore>)>,
+    plans: BTreeMap<String, (ArrayPlan, Arc<Array<StagingZarrStore>>)>,
+    /// The shard being written (hashed and stored) while the next variable is encoded.
+    writing: Option<tokio::task::JoinHandle<Result<()>>>,
     /// Per array, per scene: the grid geometry global attributes of the file the scene's
     /// values came from (see [`GEOMETRY_ATTRIBUTES`]).
     geometry: BTreeMap<String, Vec<Value>>,
@@ -217,11 +219,26 @@ impl Arrays {
                 let plan = ArrayPlan::of(&var, product);
                 let array = layout::create(&self.store, &plan, self.scenes, extra)?;
                 self.order.push(var.name.clone());
-                self.plans.insert(var.name.clone(), (plan, array));
+                self.plans.insert(var.name.clone(), (plan, Arc::new(array)));
             }
         }
-        let (_, array) = &self.plans[&var.name];
-        layout::store_scene(array, scene, var, product).await
+        let array = self.plans[&var.name].1.clone();
+        let shard = layout::encode_scene(&array, scene, var, product)?;
+        // One shard in flight: its hashing and writing overlap the next variable's encoding.
+        self.written().await?;
+        if let Some(shard) = shard {
+            self.writing = Some(tokio::spawn(async move { shard.write(&array).await }));
+        }
+        Ok(())
+    }
+
+    /// Waits until the shard in flight, if any, is written.
+    async fn written(&mut self) -> Result<()> {
+        if let Some(task) = self.writing.take() {
+            task.await
+                .map_err(|e| anyhow::anyhow!("a shard writer failed: {e}"))??;
+        }
+        Ok(())
     }
 }
 
@@ -349,6 +366,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         scenes: n,
         order: Vec::new(),
         plans: BTreeMap::new(),
+        writing: None,
         geometry: BTreeMap::new(),
     };
     let specs = safe::variables();
@@ -368,90 +386,105 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         })
         .collect();
     let mut vars = read_ahead(safe_products, specs.clone());
-    for (i, p) in products.iter().enumerate() {
-        let scene = i as u64;
-        let product = p.name().product.clone();
-        let mut info = SceneInfo::default();
-        // The source files are hashed on their own thread while the variables are read.
-        let hashing = hash_files(p.source_files(), product.clone());
-        match p {
-            Product::Safe(sp) => {
-                let mut file_geometry: BTreeMap<String, Value> = BTreeMap::new();
-                for _ in 0..specs.len() {
-                    let (spec, var) = vars.recv().await.ok_or_else(|| {
-                        anyhow::anyhow!("product {product}: the reader thread stopped")
-                    })??;
-                    let spec = &spec;
-                    check_grid(&var, spec.grid, opts.grid, &product)?;
-                    if spec.grid != Grid::Detectors {
-                        if !file_geometry.contains_key(&spec.file) {
-                            let g = sp.global_attributes(&spec.file)?;
-                            let picked: Map<String, Value> = GEOMETRY_ATTRIBUTES
-                                .iter()
-                                .filter_map(|k| g.get(*k).map(|v| ((*k).to_string(), v.clone())))
-                                .collect();
-                            file_geometry.insert(spec.file.clone(), Value::Object(picked));
+    // A shard may still be in flight when a product fails: wait for it before the error
+    // returns, so that nothing is written into the staging area after it is discarded.
+    let looped: Result<()> = async {
+        for (i, p) in products.iter().enumerate() {
+            let scene = i as u64;
+            let product = p.name().product.clone();
+            let mut info = SceneInfo::default();
+            // The source files are hashed on their own thread while the variables are read.
+            let hashing = hash_files(p.source_files(), product.clone());
+            match p {
+                Product::Safe(sp) => {
+                    let mut file_geometry: BTreeMap<String, Value> = BTreeMap::new();
+                    for _ in 0..specs.len() {
+                        let (spec, var) = vars.recv().await.ok_or_else(|| {
+                            anyhow::anyhow!("product {product}: the reader thread stopped")
+                        })??;
+                        let spec = &spec;
+                        check_grid(&var, spec.grid, opts.grid, &product)?;
+                        if spec.grid != Grid::Detectors {
+                            if !file_geometry.contains_key(&spec.file) {
+                                let g = sp.global_attributes(&spec.file)?;
+                                let picked: Map<String, Value> = GEOMETRY_ATTRIBUTES
+                                    .iter()
+                                    .filter_map(|k| {
+                                        g.get(*k).map(|v| ((*k).to_string(), v.clone()))
+                                    })
+                                    .collect();
+                                file_geometry.insert(spec.file.clone(), Value::Object(picked));
+                            }
+                            arrays
+                                .geometry
+                                .entry(var.name.clone())
+                                .or_insert_with(|| vec![Value::Null; n as usize])[i] =
+                                file_geometry[&spec.file].clone();
                         }
-                        arrays
-                            .geometry
-                            .entry(var.name.clone())
-                            .or_insert_with(|| vec![Value::Null; n as usize])[i] =
-                            file_geometry[&spec.file].clone();
+                        if var.name == "confidence_in" {
+                            info.day_fraction = day_fraction(&var);
+                            info.day_night = info
+                                .day_fraction
+                                .map(|f| if f >= 0.5 { "day" } else { "night" }.to_string());
+                        }
+                        if var.name == "latitude_in" {
+                            info.latitudes = extent::decoded(&var);
+                        } else if var.name == "longitude_in" {
+                            let lat = std::mem::take(&mut info.latitudes);
+                            info.bounds = extent::bounds(&lat, &extent::decoded(&var));
+                        }
+                        let mut extra = Map::new();
+                        extra.insert("source_file".into(), json!(spec.file));
+                        extra.insert("grid".into(), json!(spec.grid));
+                        arrays.put(scene, var, &product, extra).await?;
+                        bar.inc(1);
                     }
-                    if var.name == "confidence_in" {
-                        info.day_fraction = day_fraction(&var);
-                        info.day_night = info
-                            .day_fraction
-                            .map(|f| if f >= 0.5 { "day" } else { "night" }.to_string());
+                    let globals = sp.global_attributes(&specs[0].file)?;
+                    info.start_time = str_attr(&globals, "start_time");
+                    info.stop_time = str_attr(&globals, "stop_time");
+                    info.absolute_orbit =
+                        globals.get("absolute_orbit_number").and_then(Value::as_i64);
+                    info.global_attributes = Some(serde_json::to_string(&globals)?);
+                }
+                Product::Hdf(hp) => {
+                    info.day_night = hp
+                        .path
+                        .parent()
+                        .and_then(|d| d.file_name())
+                        .map(|d| d.to_string_lossy().to_string())
+                        .filter(|d| d == "day" || d == "night");
+                    for var in hp.read_all(opts.grid)? {
+                        let mut extra = Map::new();
+                        extra.insert("description".into(), json!(hdf::description(&var.name)));
+                        arrays.put(scene, var, &product, extra).await?;
                     }
-                    if var.name == "latitude_in" {
-                        info.latitudes = extent::decoded(&var);
-                    } else if var.name == "longitude_in" {
-                        let lat = std::mem::take(&mut info.latitudes);
-                        info.bounds = extent::bounds(&lat, &extent::decoded(&var));
-                    }
-                    let mut extra = Map::new();
-                    extra.insert("source_file".into(), json!(spec.file));
-                    extra.insert("grid".into(), json!(spec.grid));
-                    arrays.put(scene, var, &product, extra).await?;
                     bar.inc(1);
                 }
-                let globals = sp.global_attributes(&specs[0].file)?;
-                info.start_time = str_attr(&globals, "start_time");
-                info.stop_time = str_attr(&globals, "stop_time");
-                info.absolute_orbit = globals.get("absolute_orbit_number").and_then(Value::as_i64);
-                info.global_attributes = Some(serde_json::to_string(&globals)?);
             }
-            Product::Hdf(hp) => {
-                info.day_night = hp
-                    .path
-                    .parent()
-                    .and_then(|d| d.file_name())
-                    .map(|d| d.to_string_lossy().to_string())
-                    .filter(|d| d == "day" || d == "night");
-                for var in hp.read_all(opts.grid)? {
-                    let mut extra = Map::new();
-                    extra.insert("description".into(), json!(hdf::description(&var.name)));
-                    arrays.put(scene, var, &product, extra).await?;
-                }
-                bar.inc(1);
+            let hashed = hashing
+                .join()
+                .map_err(|_| anyhow::anyhow!("product {product}: the hashing thread panicked"))??;
+            for (f, size, sha256) in hashed {
+                let name = p.recorded_name(&f);
+                info.files.push(name.clone());
+                info.sha256.push(sha256.clone());
+                recorded.push(InputFile { name, size, sha256 });
             }
+            scenes.push(info);
         }
-        let hashed = hashing
-            .join()
-            .map_err(|_| anyhow::anyhow!("product {product}: the hashing thread panicked"))??;
-        for (f, size, sha256) in hashed {
-            let name = p.recorded_name(&f);
-            info.files.push(name.clone());
-            info.sha256.push(sha256.clone());
-            recorded.push(InputFile { name, size, sha256 });
-        }
-        scenes.push(info);
+        Ok(())
     }
+    .await;
+    if looped.is_err() {
+        let _ = arrays.written().await;
+    }
+    looped?;
     bar.finish_and_clear();
+    arrays.written().await?;
 
     for name in &arrays.order {
         let (_, array) = arrays.plans.get_mut(name).expect("planned");
+        let array = Arc::get_mut(array).expect("no shard writer holds the array any more");
         if let Some(g) = arrays.geometry.remove(name) {
             array
                 .attributes_mut()

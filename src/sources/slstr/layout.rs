@@ -268,6 +268,27 @@ pub async fn store_scene(
     var: Var,
     product: &str,
 ) -> Result<()> {
+    match encode_scene(array, scene, var, product)? {
+        Some(shard) => shard.write(array).await,
+        None => Ok(()),
+    }
+}
+
+/// One scene of one variable, encoded as its shard object, ready to be written.
+pub struct EncodedShard {
+    idx: Vec<u64>,
+    bytes: Vec<u8>,
+    what: String,
+}
+
+/// Encodes scene `scene` of `var` as one shard of `array`: `None` when every value is the
+/// fill value (zarrs stores no object for such a shard either).
+pub fn encode_scene(
+    array: &Array<StagingZarrStore>,
+    scene: u64,
+    var: Var,
+    product: &str,
+) -> Result<Option<EncodedShard>> {
     let mut idx = vec![scene];
     idx.extend(std::iter::repeat_n(0, var.shape.len()));
     let name = var.name.clone();
@@ -291,20 +312,23 @@ pub async fn store_scene(
         ZSTD_LEVEL,
     )
     .map_err(|e| anyhow::anyhow!("product {product}, variable {name}: {e:#}"))?;
-    drop(var);
-    let Some(shard) = shard else {
-        // Every value is the fill value: zarrs stores no object for such a shard either.
-        return Ok(());
-    };
-    // SAFETY: `encode_c_order` writes the encoding of the array's `sharding_indexed` codec
-    // (inner chunks `inner_chunk`, zstd at ZSTD_LEVEL with checksums, crc32c index at the
-    // end; checked against zarrs in the tests of this module).
-    unsafe { array.async_store_encoded_chunk(&idx, bytes::Bytes::from(shard)) }
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("product {product}, variable {name}: cannot write the shard: {e}")
-        })?;
-    Ok(())
+    Ok(shard.map(|bytes| EncodedShard {
+        idx,
+        bytes,
+        what: format!("product {product}, variable {name}"),
+    }))
+}
+
+impl EncodedShard {
+    /// Writes the shard (hashed into the version's manifest by the store).
+    pub async fn write(self, array: &Array<StagingZarrStore>) -> Result<()> {
+        // SAFETY: `encode_c_order` writes the encoding of the array's `sharding_indexed`
+        // codec (inner chunks `inner_chunk`, zstd at ZSTD_LEVEL with checksums, crc32c index
+        // at the end; checked against zarrs in the tests of this module).
+        unsafe { array.async_store_encoded_chunk(&self.idx, bytes::Bytes::from(self.bytes)) }
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the shard: {e}", self.what))
+    }
 }
 
 /// The JSON summary of an array for provenance.
