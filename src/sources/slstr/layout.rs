@@ -261,19 +261,6 @@ pub fn create(
     Ok(b.build(store.clone(), &format!("/{}", plan.name))?)
 }
 
-/// Writes scene `scene` of `var` as one shard.
-pub async fn store_scene(
-    array: &Array<StagingZarrStore>,
-    scene: u64,
-    var: Var,
-    product: &str,
-) -> Result<()> {
-    match encode_scene(array, scene, var, product)? {
-        Some(shard) => shard.write(array).await,
-        None => Ok(()),
-    }
-}
-
 /// One scene of one variable, encoded as its shard object, ready to be written.
 pub struct EncodedShard {
     idx: Vec<u64>,
@@ -424,7 +411,9 @@ mod tests {
                 .await
                 .expect("zarrs store");
             let name = v.name.clone();
-            store_scene(&b, 1, v, "p").await.expect("ours");
+            if let Some(shard) = encode_scene(&b, 1, v, "p").expect("encode") {
+                shard.write(&b).await.expect("write");
+            }
             let (x, y) = (
                 shard(dir.path(), "zarrs", &name, &idx),
                 shard(dir.path(), "ours", &name, &idx),
