@@ -14,8 +14,11 @@ use std::borrow::Cow;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
+use zarrs::array::Array;
 use zarrs::array::codec::Crc32cCodec;
 use zarrs::array::codec::api::{BytesToBytesCodecTraits, CodecOptions};
+
+use crate::staging::StagingZarrStore;
 
 /// One encoded inner chunk; `None` when it holds only the fill value (not stored).
 pub type Subchunk = Option<Vec<u8>>;
@@ -70,6 +73,55 @@ pub fn assemble(subchunks: &[Subchunk]) -> Result<Option<Vec<u8>>> {
         .context("cannot encode a shard index")?;
     shard.extend_from_slice(&index);
     Ok(Some(shard))
+}
+
+/// Stores `shard`, the bytes of [`assemble`] or [`encode_c_order`], as chunk `idx` of `array`
+/// (hashed into the version's manifest by the store). The array must be sharded with the
+/// codecs this module writes: inner codecs `bytes` little-endian + `zstd` with checksums,
+/// index `bytes` + `crc32c` at the end.
+pub async fn store(array: &Array<StagingZarrStore>, idx: &[u64], shard: Vec<u8>) -> Result<()> {
+    // SAFETY: the bytes are the encoding of the array's `sharding_indexed` codec (this
+    // module; checked against zarrs in the tests of sources/cbed/shard.rs and
+    // sources/slstr/layout.rs).
+    unsafe { array.async_store_encoded_chunk(idx, bytes::Bytes::from(shard)) }
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// At most one shard write in flight: the next shard is encoded while the last one is
+/// hashed and written on a task of its own.
+pub struct InFlight {
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+    /// What is written, for the message when the task itself fails (panics).
+    what: std::sync::Arc<str>,
+}
+
+impl InFlight {
+    pub fn new(what: &str) -> InFlight {
+        InFlight {
+            task: None,
+            what: what.into(),
+        }
+    }
+
+    /// Waits for the write in flight, if any, and returns its outcome.
+    pub async fn wait(&mut self) -> Result<()> {
+        if let Some(task) = self.task.take() {
+            task.await
+                .map_err(|e| anyhow::anyhow!("the writer of {} failed: {e}", self.what))??;
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight, then starts `write` on a task of its own.
+    pub async fn start(
+        &mut self,
+        write: impl std::future::Future<Output = Result<()>> + Send + 'static,
+    ) -> Result<()> {
+        self.wait().await?;
+        self.task = Some(tokio::spawn(write));
+        Ok(())
+    }
 }
 
 /// The shard of one C-order, little-endian array of `shape` (`elem` bytes per value) cut

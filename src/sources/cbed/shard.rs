@@ -13,13 +13,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
 use zarrs::array::Array;
 
 use crate::staging::StagingZarrStore;
 
 pub use crate::shards::Subchunk;
-use crate::shards::{assemble, zstd_frame};
+use crate::shards::{InFlight, assemble, zstd_frame};
 
 /// The inner codec chain of a subchunk: float32 little-endian bytes, then zstd.
 pub struct SubchunkEncoder {
@@ -57,7 +56,7 @@ pub struct ShardStream {
     per_shard: usize,
     pending: Vec<Subchunk>,
     shard: u64,
-    in_flight: Option<tokio::task::JoinHandle<Result<()>>>,
+    in_flight: InFlight,
 }
 
 impl ShardStream {
@@ -70,7 +69,7 @@ impl ShardStream {
             per_shard,
             pending: Vec::with_capacity(per_shard),
             shard: 0,
-            in_flight: None,
+            in_flight: InFlight::new(what),
         }
     }
 
@@ -83,53 +82,42 @@ impl ShardStream {
         Ok(())
     }
 
-    /// Waits for the shard being written, if any.
-    async fn wait(&mut self) -> Result<()> {
-        if let Some(task) = self.in_flight.take() {
-            task.await
-                .map_err(|e| anyhow::anyhow!("the writer of {} failed: {e}", self.what))??;
-        }
-        Ok(())
-    }
-
     /// Starts writing the pending subchunks as a shard, the missing tail as fill value.
     async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.wait().await?;
         let mut subchunks =
             std::mem::replace(&mut self.pending, Vec::with_capacity(self.per_shard));
         subchunks.resize(self.per_shard, None);
         let k = self.shard;
         self.shard += 1;
         let (array, what) = (self.array.clone(), self.what.clone());
-        self.in_flight = Some(tokio::spawn(async move {
-            let Some(bytes) = assemble(&subchunks)? else {
-                return Ok(());
-            };
-            drop(subchunks);
-            let mut idx = vec![0u64; array.dimensionality()];
-            idx[0] = k;
-            // SAFETY: `assemble` writes the encoding of the array's `sharding_indexed` codec
-            // (checked against zarrs in the tests of this module).
-            unsafe { array.async_store_encoded_chunk(&idx, Bytes::from(bytes)) }
-                .await
-                .with_context(|| format!("cannot write shard {k} of {what}"))
-        }));
-        Ok(())
+        self.in_flight
+            .start(async move {
+                let Some(bytes) = assemble(&subchunks)? else {
+                    return Ok(());
+                };
+                drop(subchunks);
+                let mut idx = vec![0u64; array.dimensionality()];
+                idx[0] = k;
+                crate::shards::store(&array, &idx, bytes)
+                    .await
+                    .with_context(|| format!("cannot write shard {k} of {what}"))
+            })
+            .await
     }
 
     /// Waits for the shard being written, whatever its outcome (used on the error path).
     pub async fn abandon(&mut self) -> Result<()> {
         self.pending.clear();
-        self.wait().await
+        self.in_flight.wait().await
     }
 
     /// Writes the last (possibly partial) shard and waits until every shard is written.
     pub async fn finish(&mut self) -> Result<()> {
         self.flush().await?;
-        self.wait().await
+        self.in_flight.wait().await
     }
 }
 

@@ -191,7 +191,7 @@ struct Arrays {
     order: Vec<String>,
     plans: BTreeMap<String, (ArrayPlan, Arc<Array<StagingZarrStore>>)>,
     /// The shard being written (hashed and stored) while the next variable is encoded.
-    writing: Option<tokio::task::JoinHandle<Result<()>>>,
+    writing: crate::shards::InFlight,
     /// Per array, per scene: the grid geometry global attributes of the file the scene's
     /// values came from (see [`GEOMETRY_ATTRIBUTES`]).
     geometry: BTreeMap<String, Vec<Value>>,
@@ -225,20 +225,14 @@ impl Arrays {
         let array = self.plans[&var.name].1.clone();
         let shard = layout::encode_scene(&array, scene, var, product)?;
         // One shard in flight: its hashing and writing overlap the next variable's encoding.
-        self.written().await?;
-        if let Some(shard) = shard {
-            self.writing = Some(tokio::spawn(async move { shard.write(&array).await }));
+        match shard {
+            Some(shard) => {
+                self.writing
+                    .start(async move { shard.write(&array).await })
+                    .await
+            }
+            None => self.writing.wait().await,
         }
-        Ok(())
-    }
-
-    /// Waits until the shard in flight, if any, is written.
-    async fn written(&mut self) -> Result<()> {
-        if let Some(task) = self.writing.take() {
-            task.await
-                .map_err(|e| anyhow::anyhow!("a shard writer failed: {e}"))??;
-        }
-        Ok(())
     }
 }
 
@@ -366,7 +360,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         scenes: n,
         order: Vec::new(),
         plans: BTreeMap::new(),
-        writing: None,
+        writing: crate::shards::InFlight::new("the cloudmask shards"),
         geometry: BTreeMap::new(),
     };
     let specs = safe::variables();
@@ -476,11 +470,11 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
     }
     .await;
     if looped.is_err() {
-        let _ = arrays.written().await;
+        let _ = arrays.writing.wait().await;
     }
     looped?;
     bar.finish_and_clear();
-    arrays.written().await?;
+    arrays.writing.wait().await?;
 
     for name in &arrays.order {
         let (_, array) = arrays.plans.get_mut(name).expect("planned");

@@ -309,12 +309,9 @@ pub fn encode_scene(
 impl EncodedShard {
     /// Writes the shard (hashed into the version's manifest by the store).
     pub async fn write(self, array: &Array<StagingZarrStore>) -> Result<()> {
-        // SAFETY: `encode_c_order` writes the encoding of the array's `sharding_indexed`
-        // codec (inner chunks `inner_chunk`, zstd at ZSTD_LEVEL with checksums, crc32c index
-        // at the end; checked against zarrs in the tests of this module).
-        unsafe { array.async_store_encoded_chunk(&self.idx, bytes::Bytes::from(self.bytes)) }
+        crate::shards::store(array, &self.idx, self.bytes)
             .await
-            .map_err(|e| anyhow::anyhow!("{}: cannot write the shard: {e}", self.what))
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the shard: {e:#}", self.what))
     }
 }
 
