@@ -88,40 +88,67 @@ pub async fn store(array: &Array<StagingZarrStore>, idx: &[u64], shard: Vec<u8>)
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// At most one shard write in flight: the next shard is encoded while the last one is
-/// hashed and written on a task of its own.
+/// Shard writes in flight, each hashed and written on a task of its own while the next
+/// shard is encoded: at most one by default ([`InFlight::new`]), or `depth`
+/// ([`InFlight::with_depth`]) where hashing and writing would otherwise hold back encoding
+/// on many cores.
 pub struct InFlight {
-    task: Option<tokio::task::JoinHandle<Result<()>>>,
+    tasks: std::collections::VecDeque<tokio::task::JoinHandle<Result<()>>>,
+    depth: usize,
     /// What is written, for the message when the task itself fails (panics).
     what: std::sync::Arc<str>,
 }
 
 impl InFlight {
     pub fn new(what: &str) -> InFlight {
+        InFlight::with_depth(what, 1)
+    }
+
+    /// At most `depth` writes in flight (at least one).
+    pub fn with_depth(what: &str, depth: usize) -> InFlight {
         InFlight {
-            task: None,
+            tasks: std::collections::VecDeque::new(),
+            depth: depth.max(1),
             what: what.into(),
         }
     }
 
-    /// Waits for the write in flight, if any, and returns its outcome.
+    /// Waits for every write in flight and returns the first failure, if any.
     pub async fn wait(&mut self) -> Result<()> {
-        if let Some(task) = self.task.take() {
+        let mut first = Ok(());
+        while !self.tasks.is_empty() {
+            let outcome = self.wait_oldest().await;
+            if first.is_ok() {
+                first = outcome;
+            }
+        }
+        first
+    }
+
+    async fn wait_oldest(&mut self) -> Result<()> {
+        if let Some(task) = self.tasks.pop_front() {
             task.await
                 .map_err(|e| anyhow::anyhow!("the writer of {} failed: {e}", self.what))??;
         }
         Ok(())
     }
 
-    /// Waits for the write in flight, then starts `write` on a task of its own.
+    /// Starts `write` on a task of its own, once fewer than `depth` writes are in flight.
     pub async fn start(
         &mut self,
         write: impl std::future::Future<Output = Result<()>> + Send + 'static,
     ) -> Result<()> {
-        self.wait().await?;
-        self.task = Some(tokio::spawn(write));
+        while self.tasks.len() >= self.depth {
+            self.wait_oldest().await?;
+        }
+        self.tasks.push_back(tokio::spawn(write));
         Ok(())
     }
+}
+
+/// Shard writes to keep in flight on this machine: one per four cores, one to four.
+pub fn writers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).clamp(1, 4))
 }
 
 /// The shard of one C-order, little-endian array of `shape` (`elem` bytes per value) cut

@@ -6,6 +6,7 @@
 //! lattice attributes numeric arrays. A missing optional attribute reads as `None`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
@@ -46,6 +47,32 @@ pub struct BatchFile {
     file: hdf5::File,
     name: String,
     groups: Vec<String>,
+    /// The file mapped read-only, for stacks copied out of it on any thread (see
+    /// [`BatchFile::locate_sample`]); `None` where it cannot be mapped.
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+/// Where the values of a sample's stack are.
+pub enum StackBytes {
+    /// Already in the caller's buffer.
+    Read,
+    /// Little-endian float32 values at `offset` of the mapped file, contiguous and
+    /// unfiltered: [`StackBytes::fill`] copies them out, on whichever thread needs them.
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+    },
+}
+
+impl StackBytes {
+    /// Puts the stack's values into `stack` (`STACK_LEN` values).
+    pub fn fill(&self, stack: &mut [f32]) {
+        if let StackBytes::Mapped { map, offset } = self {
+            let len = STACK_LEN * 4;
+            bytemuck::cast_slice_mut::<f32, u8>(&mut stack[..STACK_LEN])
+                .copy_from_slice(&map[*offset..*offset + len]);
+        }
+    }
 }
 
 impl BatchFile {
@@ -65,7 +92,18 @@ impl BatchFile {
             .map(|g| g.name().trim_start_matches('/').to_string())
             .collect();
         groups.sort_by(|a, b| natural_cmp(a, b));
-        Ok(BatchFile { file, name, groups })
+        // SAFETY: the map is read-only and inputs are not modified while they are ingested
+        // (each is hashed while it is read: a change shows as a digest mismatch).
+        let map = std::fs::File::open(path)
+            .and_then(|f| unsafe { memmap2::Mmap::map(&f) })
+            .ok()
+            .map(Arc::new);
+        Ok(BatchFile {
+            file,
+            name,
+            groups,
+            map,
+        })
     }
 
     /// The sample groups, in natural order.
@@ -75,6 +113,20 @@ impl BatchFile {
 
     /// Reads the stack of `group` into `stack` (`STACK_LEN` values) and its attributes.
     pub fn read_sample(&self, group: &str, stack: &mut [f32]) -> Result<SampleMeta> {
+        let (meta, bytes) = self.locate_sample(group, stack)?;
+        bytes.fill(stack);
+        Ok(meta)
+    }
+
+    /// Reads the attributes of `group` and checks its stack. A stack stored contiguous,
+    /// unfiltered, as little-endian float32 is not read here but located in the mapped file
+    /// ([`StackBytes::Mapped`]), so that the copy runs outside the HDF5 library, which is
+    /// serial; any other stack is read into `stack` through the library.
+    pub fn locate_sample(
+        &self,
+        group: &str,
+        stack: &mut [f32],
+    ) -> Result<(SampleMeta, StackBytes)> {
         let at = || format!("{}: group {group}", self.name);
         let g = self
             .file
@@ -103,12 +155,40 @@ impl BatchFile {
                 at()
             );
         }
-        let n = ds
-            .read_into_raw(stack)
-            .with_context(|| format!("{}: cannot read {STACK_DATASET}", at()))?;
-        if n != STACK_LEN {
-            bail!("{}: {STACK_DATASET} holds {n} values", at());
-        }
+        let little_f32 = cfg!(target_endian = "little")
+            && matches!(td, TypeDescriptor::Float(hdf5::types::FloatSize::U4))
+            && ds
+                .dtype()
+                .is_ok_and(|t| t.byte_order() == hdf5::datatype::ByteOrder::LittleEndian);
+        let mapped = match &self.map {
+            Some(map) if little_f32 && ds.chunk().is_none() && ds.filters().is_empty() => {
+                ds.offset().map(|o| (map.clone(), o as usize))
+            }
+            _ => None,
+        };
+        let bytes = match mapped {
+            Some((map, offset)) => {
+                if offset
+                    .checked_add(STACK_LEN * 4)
+                    .is_none_or(|end| end > map.len())
+                {
+                    bail!(
+                        "{}: {STACK_DATASET} lies beyond the end of the file (truncated?)",
+                        at()
+                    );
+                }
+                StackBytes::Mapped { map, offset }
+            }
+            None => {
+                let n = ds
+                    .read_into_raw(stack)
+                    .with_context(|| format!("{}: cannot read {STACK_DATASET}", at()))?;
+                if n != STACK_LEN {
+                    bail!("{}: {STACK_DATASET} holds {n} values", at());
+                }
+                StackBytes::Read
+            }
+        };
         let names = g
             .attr_names()
             .with_context(|| format!("{}: cannot list the attributes", at()))?;
@@ -141,14 +221,15 @@ impl BatchFile {
         for (slot, a) in vectors.iter_mut().zip(VECTOR_ATTRS) {
             *slot = opt_nums(a)?;
         }
-        Ok(SampleMeta {
+        let meta = SampleMeta {
             group: group.to_string(),
             space_group,
             material: opt_text("material")?,
             formula: opt_text("formula")?,
             energy_kev: energy,
             vectors,
-        })
+        };
+        Ok((meta, bytes))
     }
 }
 
@@ -231,4 +312,65 @@ pub fn attr_numbers(g: &hdf5::Group, name: &str) -> Result<Vec<f64>> {
         .read_raw::<f64>()
         .with_context(|| format!("cannot read attribute {name}"))?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_group(file: &hdf5::File, name: &str, stack: &[f32], chunked: bool) {
+        let g = file.create_group(name).unwrap();
+        let builder = g.new_dataset::<f32>().shape(STACK_SHAPE);
+        let builder = if chunked {
+            builder.chunk([1, 512, 512]).deflate(4)
+        } else {
+            builder
+        };
+        builder
+            .create(STACK_DATASET)
+            .unwrap()
+            .write_raw(stack)
+            .unwrap();
+        let sg = FixedAscii::<8>::from_ascii(b"14").unwrap();
+        g.new_attr::<FixedAscii<8>>()
+            .shape(())
+            .create("space_group")
+            .unwrap()
+            .write_scalar(&sg)
+            .unwrap();
+    }
+
+    #[test]
+    fn mapped_and_library_reads_give_the_same_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch_train_0.h5");
+        let stack: Vec<f32> = (0..STACK_LEN)
+            .map(|i| (i % 9973) as f32 * 0.37 - 5.0)
+            .collect();
+        {
+            let f = hdf5::File::create(&path).unwrap();
+            write_group(&f, "sample_0_0", &stack, false);
+            write_group(&f, "sample_0_1", &stack, true);
+        }
+        let file = BatchFile::open(&path).unwrap();
+        // Contiguous float32: located in the map, copied out by `fill`.
+        let mut buf = vec![0f32; STACK_LEN];
+        let (meta, bytes) = file.locate_sample("sample_0_0", &mut buf).unwrap();
+        assert!(matches!(bytes, StackBytes::Mapped { .. }));
+        assert!(buf.iter().all(|v| *v == 0.0), "not read before fill");
+        bytes.fill(&mut buf);
+        assert_eq!(buf, stack);
+        assert_eq!(meta.space_group, 14);
+        // Chunked and deflated: read through the library.
+        let mut buf = vec![0f32; STACK_LEN];
+        let (_, bytes) = file.locate_sample("sample_0_1", &mut buf).unwrap();
+        assert!(matches!(bytes, StackBytes::Read));
+        assert_eq!(buf, stack);
+        // read_sample gives the values either way.
+        for group in ["sample_0_0", "sample_0_1"] {
+            let mut buf = vec![0f32; STACK_LEN];
+            file.read_sample(group, &mut buf).unwrap();
+            assert_eq!(buf, stack, "{group}");
+        }
+    }
 }

@@ -32,7 +32,7 @@ use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, Subchu
 use zarrs::array::{Array, ArrayBuilder, data_type};
 use zarrs::group::GroupBuilder;
 
-use super::h5::{BatchFile, STACK_LEN, STACK_SHAPE, SampleMeta, VECTOR_ATTRS};
+use super::h5::{BatchFile, STACK_LEN, STACK_SHAPE, SampleMeta, StackBytes, VECTOR_ATTRS};
 use super::npz::{self, DATA_LEN};
 use super::preprocess::{self, OUT_SIDE};
 use super::shard::{ShardStream, Subchunk, SubchunkEncoder};
@@ -159,7 +159,11 @@ struct ReadSample {
     split: &'static str,
     file: String,
     meta: SampleMeta,
+    /// The stack's values, once [`ReadSample::bytes`] is filled in.
     stack: Vec<f32>,
+    /// Where the values are: read, or still in the mapped file (copied on the encoding
+    /// thread, outside the serial HDF5 library).
+    bytes: StackBytes,
 }
 
 /// What the reader thread sends, in input order.
@@ -170,8 +174,9 @@ enum Read {
 }
 
 /// Reads the HDF5 inputs in order on a thread of its own (the HDF5 library is serial), one
-/// sample at a time into buffers recycled through `free`, each input hashed on a further
-/// thread while it is read. Stops at the first error (sent) or when `tx` is dropped.
+/// sample at a time: its attributes, and its stack into buffers recycled through `free`, or,
+/// for a contiguous float32 stack, its place in the mapped file, copied out later on the
+/// encoding threads. Each input is hashed on a further thread while it is read. Stops at the first error (sent) or when `tx` is dropped.
 fn spawn_reader(
     inputs: Vec<(PathBuf, &'static str)>,
     tx: std::sync::mpsc::SyncSender<Result<Read>>,
@@ -186,46 +191,77 @@ fn spawn_reader(
     })
 }
 
-/// The body of [`spawn_reader`]: `Ok` also when the receiver went away.
+/// Input files hashed at once, each on a thread of its own, while later files are read.
+fn hashers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).clamp(1, 8))
+}
+
+/// A file being hashed: its recorded name, path and hashing thread.
+type Hashing = (
+    String,
+    PathBuf,
+    std::thread::JoinHandle<std::io::Result<(u64, String)>>,
+);
+
+/// The body of [`spawn_reader`]: `Ok` also when the receiver went away. A file is hashed on
+/// a thread of its own while it and the files after it are read (at most [`hashers`] files
+/// at once); its `FileDone` is sent when its hash is ready, files in input order.
 fn read_inputs(
     inputs: &[(PathBuf, &'static str)],
     tx: &std::sync::mpsc::SyncSender<Result<Read>>,
     free: &std::sync::mpsc::Receiver<Vec<f32>>,
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
-    let mut done = 0u64;
+    let mut hashing: std::collections::VecDeque<Hashing> = std::collections::VecDeque::new();
+    let at_once = hashers();
+    let mut read = 0u64;
+    // Waits for the oldest file's hash and sends its `FileDone`; `false`: the receiver went.
+    let finish_oldest = |hashing: &mut std::collections::VecDeque<Hashing>| -> Result<bool> {
+        let Some((name, path, hasher)) = hashing.pop_front() else {
+            return Ok(true);
+        };
+        let (size, sha256) = hasher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let input = InputFile { name, size, sha256 };
+        Ok(tx.send(Ok(Read::FileDone(input))).is_ok())
+    };
     for (path, split) in inputs {
         let name = input_name(path);
         let hasher = {
             let p = path.clone();
             std::thread::spawn(move || crate::hashing::hash_file(&p, |_| {}))
         };
+        hashing.push_back((name.clone(), path.clone(), hasher));
         let file = BatchFile::open(path)?;
         let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let groups = file.groups().len().max(1) as u64;
         for (k, group) in file.groups().iter().enumerate() {
             let mut stack = free.try_recv().unwrap_or_else(|_| vec![0.0; STACK_LEN]);
-            let meta = file.read_sample(group, &mut stack)?;
+            let (meta, bytes) = file.locate_sample(group, &mut stack)?;
             let sample = Read::Sample(Box::new(ReadSample {
                 split,
                 file: name.clone(),
                 meta,
                 stack,
+                bytes,
             }));
             if tx.send(Ok(sample)).is_err() {
                 return Ok(());
             }
-            bar.set_position(done + file_bytes * (k as u64 + 1) / groups);
+            bar.set_position(read + file_bytes * (k as u64 + 1) / groups);
         }
         drop(file);
-        let (size, sha256) = hasher
-            .join()
-            .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        done += size;
-        bar.set_position(done);
-        let input = InputFile { name, size, sha256 };
-        if tx.send(Ok(Read::FileDone(input))).is_err() {
+        read += file_bytes;
+        while hashing.len() >= at_once {
+            if !finish_oldest(&mut hashing)? {
+                return Ok(());
+            }
+        }
+    }
+    while !hashing.is_empty() {
+        if !finish_oldest(&mut hashing)? {
             return Ok(());
         }
     }
@@ -343,8 +379,10 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
                     // The reference transform and the compression of every subchunk, on all
                     // cores, while the reader thread reads ahead.
                     let encoded: Vec<Result<(Vec<Subchunk>, Subchunk)>> = batch
-                        .par_iter()
+                        .par_iter_mut()
                         .map(|x| {
+                            x.bytes.fill(&mut x.stack);
+                            x.bytes = StackBytes::Read;
                             let mut out = vec![0.0f32; DATA_LEN];
                             preprocess::transform_stack(
                                 &x.stack,

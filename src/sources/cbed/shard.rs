@@ -46,8 +46,8 @@ impl SubchunkEncoder {
 }
 
 /// One array written shard by shard from encoded subchunks. A full shard is assembled,
-/// hashed and written by a task of its own while the next one fills; at most one shard per
-/// array is in flight.
+/// hashed and written by a task of its own while the next one fills; at most
+/// [`crate::shards::writers`] shards per array are in flight (one on up to 7 cores).
 pub struct ShardStream {
     array: Arc<Array<StagingZarrStore>>,
     /// The array's path in the bag, for messages.
@@ -69,7 +69,7 @@ impl ShardStream {
             per_shard,
             pending: Vec::with_capacity(per_shard),
             shard: 0,
-            in_flight: InFlight::new(what),
+            in_flight: InFlight::with_depth(what, crate::shards::writers()),
         }
     }
 
