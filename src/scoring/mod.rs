@@ -220,9 +220,10 @@ impl Runner {
 
     /// A pool of input buffers of `shape` for the reader threads ([`Staging`]): on the CUDA
     /// provider `count` of them in pinned host memory, so that inputs reach the GPU by DMA;
-    /// host memory otherwise, or when pinned memory cannot be had (said in the log).
+    /// host memory otherwise, when pinned memory cannot be had (said in the log), or when
+    /// `SCIML_DATA_PINNED=0` turns it off.
     pub fn staging(&self, shape: Vec<i64>, count: usize) -> Staging {
-        if self.provider != "cuda" || count == 0 {
+        if self.provider != "cuda" || count == 0 || !pinned_inputs() {
             return Staging::host(shape);
         }
         match Staging::pinned(&self.session, shape.clone(), count) {
@@ -336,6 +337,18 @@ where
         }
         Ok(())
     })
+}
+
+/// Whether inputs for the CUDA provider are staged in pinned host memory: yes unless
+/// `SCIML_DATA_PINNED` is `0`, `false` or `no` (ONNX Runtime then copies them from ordinary
+/// memory itself, as onnxruntime-python does with NumPy inputs).
+pub fn pinned_inputs() -> bool {
+    pinned_setting(std::env::var("SCIML_DATA_PINNED").ok().as_deref())
+}
+
+/// [`pinned_inputs`] for a value of `SCIML_DATA_PINNED` (`None`: unset).
+fn pinned_setting(value: Option<&str>) -> bool {
+    value.is_none_or(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no"))
 }
 
 /// Reader threads of [`prefetch`]: all cores but the one that drives the model, at least
@@ -752,6 +765,17 @@ pub fn summary(rec: &ScoreRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_inputs_are_on_unless_turned_off() {
+        assert!(pinned_setting(None));
+        for on in ["1", "yes", "true", ""] {
+            assert!(pinned_setting(Some(on)), "{on:?}");
+        }
+        for off in ["0", "false", "No", " FALSE "] {
+            assert!(!pinned_setting(Some(off)), "{off:?}");
+        }
+    }
     use serde_json::json;
 
     #[test]
