@@ -765,6 +765,7 @@ pub fn summary(rec: &ScoreRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn pinned_inputs_are_on_unless_turned_off() {
@@ -776,7 +777,6 @@ mod tests {
             assert!(!pinned_setting(Some(off)), "{off:?}");
         }
     }
-    use serde_json::json;
 
     #[test]
     fn targets() {

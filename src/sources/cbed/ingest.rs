@@ -176,7 +176,8 @@ enum Read {
 /// Reads the HDF5 inputs in order on a thread of its own (the HDF5 library is serial), one
 /// sample at a time: its attributes, and its stack into buffers recycled through `free`, or,
 /// for a contiguous float32 stack, its place in the mapped file, copied out later on the
-/// encoding threads. Each input is hashed on a further thread while it is read. Stops at the first error (sent) or when `tx` is dropped.
+/// encoding threads. Each input is hashed on a further thread while it is read. Stops at
+/// the first error (sent) or when `tx` is dropped.
 fn spawn_reader(
     inputs: Vec<(PathBuf, &'static str)>,
     tx: std::sync::mpsc::SyncSender<Result<Read>>,
@@ -215,17 +216,23 @@ fn read_inputs(
     let mut hashing: std::collections::VecDeque<Hashing> = std::collections::VecDeque::new();
     let at_once = hashers();
     let mut read = 0u64;
-    // Waits for the oldest file's hash and sends its `FileDone`; `false`: the receiver went.
-    let finish_oldest = |hashing: &mut std::collections::VecDeque<Hashing>| -> Result<bool> {
-        let Some((name, path, hasher)) = hashing.pop_front() else {
-            return Ok(true);
-        };
-        let (size, sha256) = hasher
-            .join()
-            .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let input = InputFile { name, size, sha256 };
-        Ok(tx.send(Ok(Read::FileDone(input))).is_ok())
+    // Waits for the oldest files' hashes until at most `keep` files are being hashed,
+    // sending each one's `FileDone`; `false`: the receiver went away.
+    let drain = |hashing: &mut std::collections::VecDeque<Hashing>, keep: usize| -> Result<bool> {
+        while hashing.len() > keep {
+            let Some((name, path, hasher)) = hashing.pop_front() else {
+                break;
+            };
+            let (size, sha256) = hasher
+                .join()
+                .map_err(|_| anyhow::anyhow!("the hashing thread of {name} panicked"))?
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let input = InputFile { name, size, sha256 };
+            if tx.send(Ok(Read::FileDone(input))).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     };
     for (path, split) in inputs {
         let name = input_name(path);
@@ -254,17 +261,11 @@ fn read_inputs(
         }
         drop(file);
         read += file_bytes;
-        while hashing.len() >= at_once {
-            if !finish_oldest(&mut hashing)? {
-                return Ok(());
-            }
-        }
-    }
-    while !hashing.is_empty() {
-        if !finish_oldest(&mut hashing)? {
+        if !drain(&mut hashing, at_once - 1)? {
             return Ok(());
         }
     }
+    drain(&mut hashing, 0)?;
     Ok(())
 }
 
