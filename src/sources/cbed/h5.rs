@@ -65,12 +65,14 @@ pub enum StackBytes {
 }
 
 impl StackBytes {
-    /// Puts the stack's values into `stack` (`STACK_LEN` values).
-    pub fn fill(&self, stack: &mut [f32]) {
+    /// Puts the stack's values into `stack` (`STACK_LEN` values); they are [`StackBytes::Read`]
+    /// from then on (the map is let go).
+    pub fn fill(&mut self, stack: &mut [f32]) {
         if let StackBytes::Mapped { map, offset } = self {
             let len = STACK_LEN * 4;
             bytemuck::cast_slice_mut::<f32, u8>(&mut stack[..STACK_LEN])
                 .copy_from_slice(&map[*offset..*offset + len]);
+            *self = StackBytes::Read;
         }
     }
 }
@@ -113,7 +115,7 @@ impl BatchFile {
 
     /// Reads the stack of `group` into `stack` (`STACK_LEN` values) and its attributes.
     pub fn read_sample(&self, group: &str, stack: &mut [f32]) -> Result<SampleMeta> {
-        let (meta, bytes) = self.locate_sample(group, stack)?;
+        let (meta, mut bytes) = self.locate_sample(group, stack)?;
         bytes.fill(stack);
         Ok(meta)
     }
@@ -355,10 +357,11 @@ mod tests {
         let file = BatchFile::open(&path).unwrap();
         // Contiguous float32: located in the map, copied out by `fill`.
         let mut buf = vec![0f32; STACK_LEN];
-        let (meta, bytes) = file.locate_sample("sample_0_0", &mut buf).unwrap();
+        let (meta, mut bytes) = file.locate_sample("sample_0_0", &mut buf).unwrap();
         assert!(matches!(bytes, StackBytes::Mapped { .. }));
         assert!(buf.iter().all(|v| *v == 0.0), "not read before fill");
         bytes.fill(&mut buf);
+        assert!(matches!(bytes, StackBytes::Read));
         assert_eq!(buf, stack);
         assert_eq!(meta.space_group, 14);
         // Chunked and deflated: read through the library.

@@ -383,7 +383,6 @@ pub async fn ingest(common: &IngestCommon, opts: &CbedOptions) -> Result<IngestR
                         .par_iter_mut()
                         .map(|x| {
                             x.bytes.fill(&mut x.stack);
-                            x.bytes = StackBytes::Read;
                             let mut out = vec![0.0f32; DATA_LEN];
                             preprocess::transform_stack(
                                 &x.stack,

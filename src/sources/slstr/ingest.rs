@@ -225,13 +225,14 @@ impl Arrays {
         let array = self.plans[&var.name].1.clone();
         let shard = layout::encode_scene(&array, scene, var, product)?;
         // One shard in flight: its hashing and writing overlap the next variable's encoding.
+        // An all-fill scene has no shard to write (the final wait covers the one in flight).
         match shard {
             Some(shard) => {
                 self.writing
                     .start(async move { shard.write(&array).await })
                     .await
             }
-            None => self.writing.wait().await,
+            None => Ok(()),
         }
     }
 }
