@@ -45,6 +45,9 @@ score() { # EP
 echo "== sciml-data verify --score --ep cuda (warm-up run, then the measured run)"
 score cuda >/dev/null
 score cuda
+echo "== the same with SCIML_DATA_PINNED=0 (inputs in ordinary memory, not the pinned pool)"
+SCIML_DATA_PINNED=0 "$BIN" verify "$WORK/repo/candle-uno@1.0.0" --score --model "$WORK/uno-full.onnx" --split all \
+	--ep cuda --batch "$BATCH" --json "$WORK/cuda-unpinned.json" --no-progress >/dev/null || [ $? -eq 3 ]
 echo "== sciml-data verify --score --ep cpu (cross-check)"
 score cpu | grep -E "provider|mse|speed"
 echo "== sciml-data verify --score --ep tensorrt (libnvinfer is not on this machine: must be a clear error)"
@@ -94,6 +97,11 @@ rows = [
     ("onnxruntime-python CUDA, session.run", n / ort_s),
     ("PyTorch eager CUDA (H2D + forward + D2H)", n / torch_s),
 ]
+unpinned = json.load(open(f"{work}/cuda-unpinned.json"))["timings"]
+rows[2:2] = [
+    ("sciml-data, SCIML_DATA_PINNED=0, end to end after the first batch", unpinned["steady_samples_per_second"]),
+    ("sciml-data, SCIML_DATA_PINNED=0, model only", unpinned["model_samples_per_second"]),
+]
 print(f"\n{n} samples, batch {batch}, full-size UNO ({sum(p.numel() for p in model.parameters()):,} parameters)")
 for name, v in rows:
     print(f"  {v:12.0f} samples/s  {name}")
@@ -118,6 +126,9 @@ rscore() { # EP
 }
 rscore cuda >/dev/null
 rscore cuda
+echo "== the same with SCIML_DATA_PINNED=0"
+SCIML_DATA_PINNED=0 "$BIN" verify "$WORK/repo/stemdl@1.0.0" --score --model "$WORK/resnet50-full.onnx" --split all \
+	--ep cuda --batch "$RESNET_BATCH" --json "$WORK/r-cuda-unpinned.json" --no-progress >/dev/null || [ $? -eq 3 ]
 PYTHONPATH="$(dirname "$ORTGPU"):$REPO_ROOT/scripts/models:${PYTHONPATH:-}" python3 - "$WORK" "$RESNET_BATCH" <<'PY'
 import json, sys, time
 import numpy as np
@@ -153,6 +164,8 @@ def torch_pass():
 torch_pass(); torch.cuda.synchronize()
 t = time.perf_counter(); torch_pass(); torch.cuda.synchronize(); torch_s = time.perf_counter() - t
 ours = rec["timings"]
+unpinned = json.load(open(f"{work}/r-cuda-unpinned.json"))["timings"]
+print(f"sciml-data with SCIML_DATA_PINNED=0: {unpinned['steady_samples_per_second']:.1f} samples/s end to end after the first batch, {unpinned['model_samples_per_second']:.1f} model only")
 print(f"\n{n} samples (x 3 orientations), batch {batch} samples, full-size ResNet-50 ({sum(p.numel() for p in model.parameters()):,} parameters)")
 for name, v in [("sciml-data verify --score, end to end (read Zarr, run)", ours["samples_per_second"]),
                 ("sciml-data, model only", ours["model_samples_per_second"]),

@@ -151,10 +151,10 @@ pub fn writers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).clamp(1, 4))
 }
 
-/// The shard of one C-order, little-endian array of `shape` (`elem` bytes per value) cut
-/// into inner chunks of `inner` (which must divide `shape` evenly), each compressed to a
-/// zstd frame at `level` on all cores, unless all its values are `fill` (the fill value's
-/// bytes). `None` when every inner chunk is the fill value (the shard is not stored).
+/// The encoded inner chunks (for [`assemble`]) of the shard of one C-order, little-endian
+/// array of `shape` (`elem` bytes per value) cut into inner chunks of `inner` (which must
+/// divide `shape` evenly), each compressed to a zstd frame at `level` on all cores, unless
+/// all its values are `fill` (the fill value's bytes).
 pub fn encode_c_order(
     data: &[u8],
     elem: usize,
@@ -162,7 +162,7 @@ pub fn encode_c_order(
     inner: &[u64],
     fill: &[u8],
     level: i32,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Vec<Subchunk>> {
     anyhow::ensure!(
         !shape.is_empty()
             && shape.len() == inner.len()
@@ -178,14 +178,39 @@ pub fn encode_c_order(
         .into_par_iter()
         .map(|k| {
             let bytes = chunk_bytes(data, elem, shape, inner, &grid, k);
-            if bytes.chunks_exact(elem).all(|v| v == fill) {
-                return Ok(None);
-            }
-            Ok(Some(zstd_frame(level, &bytes)?))
+            subchunk(&bytes, elem, fill, level)
         })
         .collect();
-    let chunks: Vec<Subchunk> = chunks.into_iter().collect::<Result<_>>()?;
-    assemble(&chunks)
+    chunks.into_iter().collect()
+}
+
+/// The encoded inner chunks (for [`assemble`]) of a shard whose inner chunks are already cut
+/// out, each the C-order, little-endian values of one inner chunk (`elem` bytes per value),
+/// in C order over the shard's chunk grid: compressed on all cores as [`encode_c_order`]
+/// compresses the chunks it cuts, so the two give the same object for the same values.
+pub fn encode_chunks(
+    chunks: &[Vec<u8>],
+    elem: usize,
+    fill: &[u8],
+    level: i32,
+) -> Result<Vec<Subchunk>> {
+    anyhow::ensure!(
+        fill.len() == elem && chunks.iter().all(|c| c.len() % elem == 0),
+        "inner chunks are not whole {elem}-byte values"
+    );
+    let encoded: Vec<Result<Subchunk>> = chunks
+        .par_iter()
+        .map(|c| subchunk(c, elem, fill, level))
+        .collect();
+    encoded.into_iter().collect()
+}
+
+/// One inner chunk's encoding: `None` when all its values are `fill`.
+fn subchunk(bytes: &[u8], elem: usize, fill: &[u8], level: i32) -> Result<Subchunk> {
+    if bytes.chunks_exact(elem).all(|v| v == fill) {
+        return Ok(None);
+    }
+    Ok(Some(zstd_frame(level, bytes)?))
 }
 
 /// The values of inner chunk `k` (C order over `grid`) of a C-order array, in C order.

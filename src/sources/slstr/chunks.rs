@@ -12,11 +12,15 @@
 //! `deflate` (either, both in HDF5's usual order, or none). Anything else returns `None`, and
 //! the caller reads through the library as before.
 
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use hdf5_metno as hdf5;
 use rayon::prelude::*;
+
+use super::layout::Values;
 
 /// Where one chunk lies in the file.
 struct ChunkRef {
@@ -113,104 +117,127 @@ fn layout(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<O
     }))
 }
 
-/// The output buffer, written by several threads at disjoint ranges.
-#[derive(Clone, Copy)]
-struct Disjoint(*mut u8, usize);
-
-// SAFETY: only used for writes at disjoint ranges (one chunk's region per task).
-unsafe impl Send for Disjoint {}
-unsafe impl Sync for Disjoint {}
-
-impl Disjoint {
-    /// Copies `bytes` to `at`.
-    ///
-    /// # Safety
-    /// `at + bytes.len()` must lie within the buffer, and no other thread may access that
-    /// range meanwhile.
-    unsafe fn write(&self, at: usize, bytes: &[u8]) {
-        assert!(at + bytes.len() <= self.1, "write beyond the output buffer");
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.add(at), bytes.len()) };
-    }
-}
-
 /// Undoes HDF5's byte shuffle of `elem`-byte elements: byte `b` of element `i` was stored
-/// at `b * n + i`. A tail that is not a whole element is stored as is.
-fn unshuffle(src: &[u8], elem: usize, dst: &mut [u8]) {
+/// at `b * n + i`. A tail that is not a whole element is stored as is. Every byte of `dst`
+/// (as long as `src`) is written.
+fn unshuffle(src: &[u8], elem: usize, dst: &mut [MaybeUninit<u8>]) {
     let n = src.len() / elem;
     let body = &mut dst[..n * elem];
     match elem {
-        // Interleaving loops the compiler vectorises, for the products' 2- and 4-byte types.
+        // Whole values built from their byte planes and stored unaligned: loops the compiler
+        // vectorises, for the products' 2- and 4-byte types.
         2 => {
             let (p0, p1) = src.split_at(n);
-            for ((o, a), b) in body.chunks_exact_mut(2).zip(p0).zip(&p1[..n]) {
-                o[0] = *a;
-                o[1] = *b;
+            let out = body.as_mut_ptr().cast::<u16>();
+            for (i, (a, b)) in p0.iter().zip(&p1[..n]).enumerate() {
+                // SAFETY: `body` holds `n` 2-byte values; the write is unaligned.
+                unsafe { out.add(i).write_unaligned(u16::from_le_bytes([*a, *b])) };
             }
         }
         4 => {
             let (p0, rest) = src.split_at(n);
             let (p1, rest) = rest.split_at(n);
             let (p2, p3) = rest.split_at(n);
-            for ((((o, a), b), c), d) in body
-                .chunks_exact_mut(4)
-                .zip(p0)
-                .zip(p1)
-                .zip(p2)
-                .zip(&p3[..n])
-            {
-                o[0] = *a;
-                o[1] = *b;
-                o[2] = *c;
-                o[3] = *d;
+            let out = body.as_mut_ptr().cast::<u32>();
+            for (i, (((a, b), c), d)) in p0.iter().zip(p1).zip(p2).zip(&p3[..n]).enumerate() {
+                // SAFETY: `body` holds `n` 4-byte values; the write is unaligned.
+                unsafe {
+                    out.add(i)
+                        .write_unaligned(u32::from_le_bytes([*a, *b, *c, *d]))
+                };
             }
         }
         _ => {
             for b in 0..elem {
                 let plane = &src[b * n..(b + 1) * n];
                 for (i, v) in plane.iter().enumerate() {
-                    body[i * elem + b] = *v;
+                    body[i * elem + b].write(*v);
                 }
             }
         }
     }
     let tail = n * elem;
-    dst[tail..].copy_from_slice(&src[tail..]);
+    for (d, v) in dst[tail..src.len()].iter_mut().zip(&src[tail..]) {
+        d.write(*v);
+    }
+}
+
+/// `src` unshuffled into a new buffer.
+fn unshuffled(src: &[u8], elem: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len());
+    unshuffle(src, elem, &mut out.spare_capacity_mut()[..src.len()]);
+    // SAFETY: `unshuffle` wrote every one of the first `src.len()` bytes.
+    unsafe { out.set_len(src.len()) };
+    out
+}
+
+thread_local! {
+    /// Per thread: a zlib inflater and the buffer a shuffled chunk is inflated into, reused
+    /// from chunk to chunk (no allocation, no page faults per chunk).
+    static INFLATE: RefCell<(Option<flate2::Decompress>, Vec<u8>)> =
+        const { RefCell::new((None, Vec::new())) };
+}
+
+/// Inflates the zlib stream `raw` into `out` (cleared first), which must come to exactly
+/// `chunk_bytes` bytes.
+fn inflate(
+    z: &mut Option<flate2::Decompress>,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    chunk_bytes: usize,
+) -> Result<()> {
+    let z = match z {
+        Some(z) => {
+            z.reset(true);
+            z
+        }
+        None => z.insert(flate2::Decompress::new(true)),
+    };
+    out.clear();
+    out.reserve(chunk_bytes);
+    let status = z
+        .decompress_vec(raw, out, flate2::FlushDecompress::Finish)
+        .context("corrupt deflate stream")?;
+    if status != flate2::Status::StreamEnd || out.len() != chunk_bytes {
+        bail!(
+            "deflate stream of {} bytes decodes to {} bytes, expected {chunk_bytes}",
+            raw.len(),
+            out.len()
+        );
+    }
+    Ok(())
 }
 
 /// Decodes one chunk into `chunk_bytes` bytes.
 fn decode(raw: &[u8], pipeline: Pipeline, elem: usize, chunk_bytes: usize) -> Result<Vec<u8>> {
-    let inflated = if pipeline.inflate {
-        let mut out = Vec::with_capacity(chunk_bytes);
-        let mut z = flate2::Decompress::new(true);
-        let status = z
-            .decompress_vec(raw, &mut out, flate2::FlushDecompress::Finish)
-            .context("corrupt deflate stream")?;
-        if status != flate2::Status::StreamEnd || out.len() != chunk_bytes {
-            bail!(
-                "deflate stream of {} bytes decodes to {} bytes, expected {chunk_bytes}",
-                raw.len(),
-                out.len()
-            );
-        }
-        out
-    } else {
+    let unshuffle = pipeline.unshuffle && elem > 1;
+    if !pipeline.inflate {
         if raw.len() != chunk_bytes {
             bail!("chunk of {} bytes, expected {chunk_bytes}", raw.len());
         }
-        raw.to_vec()
-    };
-    if pipeline.unshuffle && elem > 1 {
-        let mut out = vec![0u8; chunk_bytes];
-        unshuffle(&inflated, elem, &mut out);
-        Ok(out)
-    } else {
-        Ok(inflated)
+        return Ok(if unshuffle {
+            unshuffled(raw, elem)
+        } else {
+            raw.to_vec()
+        });
     }
+    INFLATE.with(|cell| {
+        let (z, scratch) = &mut *cell.borrow_mut();
+        if unshuffle {
+            inflate(z, raw, scratch, chunk_bytes)?;
+            Ok(unshuffled(scratch, elem))
+        } else {
+            let mut out = Vec::new();
+            inflate(z, raw, &mut out, chunk_bytes)?;
+            Ok(out)
+        }
+    })
 }
 
 /// Reads `variable` (of `shape`, `elem`-byte elements) from the netCDF-4 file at `path` by
-/// decoding its chunks in parallel. `Ok(None)`: a layout this decoder leaves to the library.
-pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<Option<Vec<u8>>> {
+/// decoding its chunks in parallel, as [`Values::Tiled`] (the file's chunks, in C order).
+/// `Ok(None)`: a layout this decoder leaves to the library.
+pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<Option<Values>> {
     if shape.is_empty() || shape.contains(&0) {
         return Ok(None);
     }
@@ -228,34 +255,41 @@ pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result
     // (they are hashed before and after use: a change shows as a digest mismatch).
     let map = unsafe { memmap2::Mmap::map(&f) }
         .with_context(|| format!("cannot map {}", path.display()))?;
-    let chunk_elems: usize = chunk.iter().product();
-    let chunk_bytes = chunk_elems * elem;
-    let total: usize = shape.iter().product();
-    let rank = shape.len();
-    let mut strides = vec![1usize; rank];
-    for d in (0..rank - 1).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    let mut chunk_strides = vec![1usize; rank];
-    for d in (0..rank - 1).rev() {
-        chunk_strides[d] = chunk_strides[d + 1] * chunk[d + 1];
-    }
+    let chunk_bytes = chunk.iter().product::<usize>() * elem;
+    let grid: Vec<usize> = shape
+        .iter()
+        .zip(&chunk)
+        .map(|(n, c)| n.div_ceil(*c))
+        .collect();
+    // Each chunk's place in C order over the chunk grid, from its origin; every place
+    // exactly once.
+    let mut place = Vec::with_capacity(chunks.len());
+    let mut seen = vec![false; chunks.len()];
     for c in &chunks {
-        if c.origin.len() != rank || c.origin.iter().zip(shape).any(|(o, n)| o >= n) {
+        let k = (c.origin.len() == shape.len())
+            .then(|| {
+                c.origin
+                    .iter()
+                    .zip(&chunk)
+                    .zip(&grid)
+                    .try_fold(0usize, |k, ((o, c), g)| {
+                        (o % c == 0 && o / c < *g).then_some(k * g + o / c)
+                    })
+            })
+            .flatten()
+            .filter(|k| !std::mem::replace(&mut seen[*k], true));
+        let Some(k) = k else {
             bail!(
-                "variable {variable} of {}: a chunk starts outside the variable at {:?}",
+                "variable {variable} of {}: a chunk at {:?} lies outside the variable's chunk grid or repeats another",
                 path.display(),
                 c.origin
             );
-        }
+        };
+        place.push(k);
     }
-    // Chunks do not overlap, so each one's in-bounds part is a region of the output that no
-    // other chunk writes: they are decoded and placed in parallel.
-    let mut out = vec![0u8; total * elem];
-    let target = Disjoint(out.as_mut_ptr(), out.len());
-    chunks
+    let decoded: Vec<Vec<u8>> = chunks
         .par_iter()
-        .try_for_each(|c| {
+        .map(|c| {
             let raw = map
                 .get(c.addr..c.addr.saturating_add(c.size))
                 .with_context(|| {
@@ -264,38 +298,80 @@ pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result
                         c.addr, c.size
                     )
                 })?;
-            let bytes = decode(raw, pipeline, elem, chunk_bytes)
-                .with_context(|| format!("chunk at {:?}", c.origin))?;
-            // Edge chunks are stored padded to the chunk shape: only their in-bounds part is
-            // placed.
-            let extent: Vec<usize> = (0..rank)
-                .map(|d| chunk[d].min(shape[d] - c.origin[d]))
-                .collect();
-            let row = extent[rank - 1] * elem;
-            let outer: usize = extent[..rank - 1].iter().product();
-            let mut idx = vec![0usize; rank - 1];
-            for _ in 0..outer {
-                let mut dst = c.origin[rank - 1] * strides[rank - 1];
-                let mut src = 0;
-                for d in 0..rank - 1 {
-                    dst += (c.origin[d] + idx[d]) * strides[d];
-                    src += idx[d] * chunk_strides[d];
-                }
-                // SAFETY: the destination lies inside `out` (origin + extent <= shape) and in
-                // this chunk's region, which no other task writes; `out` outlives the loop.
-                unsafe { target.write(dst * elem, &bytes[src * elem..src * elem + row]) };
-                for d in (0..rank - 1).rev() {
-                    idx[d] += 1;
-                    if idx[d] < extent[d] {
-                        break;
-                    }
-                    idx[d] = 0;
-                }
-            }
-            Ok::<(), anyhow::Error>(())
+            decode(raw, pipeline, elem, chunk_bytes)
+                .with_context(|| format!("chunk at {:?}", c.origin))
         })
+        .collect::<Result<_>>()
         .with_context(|| format!("variable {variable} of {}", path.display()))?;
-    Ok(Some(out))
+    let mut tiles = vec![Vec::new(); decoded.len()];
+    for (k, bytes) in place.into_iter().zip(decoded) {
+        tiles[k] = bytes;
+    }
+    Ok(Some(Values::Tiled {
+        chunk: chunk.iter().map(|c| *c as u64).collect(),
+        tiles,
+    }))
+}
+
+/// The row-major values of a variable of `shape` held as `tiles` of shape `chunk` (see
+/// [`Values::Tiled`]); edge tiles' padding is left out.
+pub fn untile(shape: &[u64], chunk: &[u64], elem: usize, tiles: &[Vec<u8>]) -> Vec<u8> {
+    let rank = shape.len();
+    let shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
+    let chunk: Vec<usize> = chunk.iter().map(|n| *n as usize).collect();
+    let total: usize = shape.iter().product();
+    if rank == 0 || chunk.len() != rank || chunk.contains(&0) {
+        return Vec::new();
+    }
+    let grid: Vec<usize> = shape
+        .iter()
+        .zip(&chunk)
+        .map(|(n, c)| n.div_ceil(*c))
+        .collect();
+    let mut out = vec![0u8; total * elem];
+    let mut strides = vec![1usize; rank];
+    let mut chunk_strides = vec![1usize; rank];
+    for d in (0..rank - 1).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+        chunk_strides[d] = chunk_strides[d + 1] * chunk[d + 1];
+    }
+    for (k, tile) in tiles.iter().enumerate() {
+        // The tile's origin, from its place in C order over the grid.
+        let mut origin = vec![0usize; rank];
+        let mut rest = k;
+        for d in (0..rank).rev() {
+            origin[d] = rest % grid[d] * chunk[d];
+            rest /= grid[d];
+        }
+        let extent: Vec<usize> = (0..rank)
+            .map(|d| chunk[d].min(shape[d].saturating_sub(origin[d])))
+            .collect();
+        let row = extent[rank - 1] * elem;
+        let outer: usize = extent[..rank - 1].iter().product();
+        let mut idx = vec![0usize; rank - 1];
+        for _ in 0..outer {
+            let mut dst = origin[rank - 1];
+            let mut src = 0;
+            for d in 0..rank - 1 {
+                dst += (origin[d] + idx[d]) * strides[d];
+                src += idx[d] * chunk_strides[d];
+            }
+            if let (Some(to), Some(from)) = (
+                out.get_mut(dst * elem..dst * elem + row),
+                tile.get(src * elem..src * elem + row),
+            ) {
+                to.copy_from_slice(from);
+            }
+            for d in (0..rank - 1).rev() {
+                idx[d] += 1;
+                if idx[d] < extent[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -315,9 +391,11 @@ mod tests {
                     }
                 }
                 shuffled[n * elem..].copy_from_slice(&values[n * elem..]);
-                let mut back = vec![0u8; values.len()];
-                unshuffle(&shuffled, elem, &mut back);
-                assert_eq!(back, values, "elem {elem}, {len} bytes");
+                assert_eq!(
+                    unshuffled(&shuffled, elem),
+                    values,
+                    "elem {elem}, {len} bytes"
+                );
             }
         }
     }
@@ -381,10 +459,14 @@ mod tests {
                 .expect("create");
         }
         for (name, elem, bytes) in &expected {
-            let got = read(&path, name, &[7, 10], *elem)
-                .expect("read")
-                .unwrap_or_else(|| panic!("{name}: not taken"));
-            assert_eq!(&got, bytes, "{name}");
+            let Some(Values::Tiled { chunk, tiles }) =
+                read(&path, name, &[7, 10], *elem).expect("read")
+            else {
+                panic!("{name}: not taken");
+            };
+            assert_eq!(chunk, [3, 4], "{name}");
+            assert_eq!(tiles.len(), 9, "{name}: 3 x 3 chunks");
+            assert_eq!(&untile(&[7, 10], &chunk, *elem, &tiles), bytes, "{name}");
         }
         // Left to the library: other filters, unallocated chunks, a wrong element size.
         assert!(

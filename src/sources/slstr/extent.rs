@@ -26,36 +26,31 @@ pub fn decoded(var: &Var) -> Vec<f64> {
     let scale = num("scale_factor").unwrap_or(1.0);
     let offset = num("add_offset").unwrap_or(0.0);
     let fill = num("_FillValue");
+    let bytes = var.bytes();
     let raw: Vec<f64> = match var.dtype {
-        Dtype::I8 => var.bytes.iter().map(|b| f64::from(*b as i8)).collect(),
-        Dtype::U8 => var.bytes.iter().map(|b| f64::from(*b)).collect(),
-        Dtype::I16 => var
-            .bytes
+        Dtype::I8 => bytes.iter().map(|b| f64::from(*b as i8)).collect(),
+        Dtype::U8 => bytes.iter().map(|b| f64::from(*b)).collect(),
+        Dtype::I16 => bytes
             .chunks_exact(2)
             .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
             .collect(),
-        Dtype::U16 => var
-            .bytes
+        Dtype::U16 => bytes
             .chunks_exact(2)
             .map(|b| f64::from(u16::from_le_bytes([b[0], b[1]])))
             .collect(),
-        Dtype::I32 => var
-            .bytes
+        Dtype::I32 => bytes
             .chunks_exact(4)
             .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
             .collect(),
-        Dtype::U32 => var
-            .bytes
+        Dtype::U32 => bytes
             .chunks_exact(4)
             .map(|b| f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
             .collect(),
-        Dtype::F32 => var
-            .bytes
+        Dtype::F32 => bytes
             .chunks_exact(4)
             .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
             .collect(),
-        Dtype::F64 => var
-            .bytes
+        Dtype::F64 => bytes
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect(),
@@ -141,7 +136,9 @@ mod tests {
             dtype: Dtype::I32,
             attrs,
             attr_types: serde_json::Map::new(),
-            bytes: vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            values: crate::sources::slstr::layout::Values::Whole(
+                vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
         };
         let d = decoded(&var);
         assert_eq!(d.len(), 2);

@@ -10,7 +10,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5_metno as hdf5;
 use serde_json::{Map, Value, json};
 
-use super::layout::{Dtype, Var};
+use super::layout::{Dtype, Values, Var};
 use super::safe::{self, SafeName};
 
 /// The datasets of a preprocessed file and their channel counts, in the reference's order.
@@ -99,7 +99,7 @@ impl HdfProduct {
                 dtype,
                 attrs,
                 attr_types,
-                bytes,
+                values: Values::Whole(bytes),
             });
         }
         Ok(out)

@@ -180,8 +180,6 @@ struct SceneInfo {
     day_fraction: Option<f64>,
     day_night: Option<String>,
     global_attributes: Option<String>,
-    /// Decoded `latitude_in` values, kept until `longitude_in` arrives.
-    latitudes: Vec<f64>,
     bounds: Option<extent::Bounds>,
 }
 
@@ -190,7 +188,7 @@ struct Arrays {
     scenes: u64,
     order: Vec<String>,
     plans: BTreeMap<String, (ArrayPlan, Arc<Array<StagingZarrStore>>)>,
-    /// The shard being written (hashed and stored) while the next variable is encoded.
+    /// The shards being written (hashed and stored) while the next variable is encoded.
     writing: crate::shards::InFlight,
     /// Per array, per scene: the grid geometry global attributes of the file the scene's
     /// values came from (see [`GEOMETRY_ATTRIBUTES`]).
@@ -224,8 +222,8 @@ impl Arrays {
         }
         let array = self.plans[&var.name].1.clone();
         let shard = layout::encode_scene(&array, scene, var, product)?;
-        // One shard in flight: its hashing and writing overlap the next variable's encoding.
-        // An all-fill scene has no shard to write (the final wait covers the one in flight).
+        // Shards in flight: their hashing and writing overlap the next variable's encoding.
+        // An all-fill scene has no shard to write (the final wait covers those in flight).
         match shard {
             Some(shard) => {
                 self.writing
@@ -248,19 +246,14 @@ fn day_fraction(var: &Var) -> Option<f64> {
         return None;
     }
     let n = var.len();
+    let bytes = var.bytes();
     let day = match var.dtype {
-        Dtype::U16 => var
-            .bytes
+        Dtype::U16 => bytes
             .chunks_exact(2)
             .filter(|b| u64::from(u16::from_le_bytes([b[0], b[1]])) & mask != 0)
             .count(),
-        Dtype::U8 => var
-            .bytes
-            .iter()
-            .filter(|b| u64::from(**b) & mask != 0)
-            .count(),
-        Dtype::U32 => var
-            .bytes
+        Dtype::U8 => bytes.iter().filter(|b| u64::from(**b) & mask != 0).count(),
+        Dtype::U32 => bytes
             .chunks_exact(4)
             .filter(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) & mask != 0)
             .count(),
@@ -298,12 +291,20 @@ const READ_AHEAD: usize = 3;
 fn read_ahead(
     products: Vec<SafeProduct>,
     specs: Vec<safe::VarSpec>,
-) -> tokio::sync::mpsc::Receiver<Result<(safe::VarSpec, Var)>> {
+) -> tokio::sync::mpsc::Receiver<Result<Read>> {
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
     std::thread::spawn(move || {
         for product in products {
+            let mut files = std::collections::BTreeSet::new();
             for spec in &specs {
-                let read = product.read(spec).map(|v| (spec.clone(), v));
+                let first_of_file = files.insert(spec.file.clone());
+                let read = product
+                    .read(spec, first_of_file)
+                    .map(|(var, globals)| Read {
+                        spec: spec.clone(),
+                        var,
+                        globals,
+                    });
                 let failed = read.is_err();
                 if tx.blocking_send(read).is_err() || failed {
                     return;
@@ -312,6 +313,15 @@ fn read_ahead(
         }
     });
     rx
+}
+
+/// One variable as the reader hands it over.
+struct Read {
+    spec: safe::VarSpec,
+    var: Var,
+    /// The global attributes of the variable's file, with the product's first variable
+    /// from that file.
+    globals: Option<Map<String, Value>>,
 }
 
 fn check_grid(var: &Var, spec_grid: Grid, grid: (u64, u64), product: &str) -> Result<()> {
@@ -361,7 +371,13 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         scenes: n,
         order: Vec::new(),
         plans: BTreeMap::new(),
-        writing: crate::shards::InFlight::new("the cloudmask shards"),
+        // Two shards in flight, even on 2 cores: hashing and writing one shard while the
+        // next is hashed and written keeps the encoder from waiting (6 benchmark products,
+        // 5 interleaved runs each: median 2.20 s against 2.44 s with one).
+        writing: crate::shards::InFlight::with_depth(
+            "the cloudmask shards",
+            crate::shards::writers().max(2),
+        ),
         geometry: BTreeMap::new(),
     };
     let specs = safe::variables();
@@ -391,30 +407,37 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
             // The source files are hashed on their own thread while the variables are read.
             let hashing = hash_files(p.source_files(), product.clone());
             match p {
-                Product::Safe(sp) => {
-                    let mut file_geometry: BTreeMap<String, Value> = BTreeMap::new();
+                Product::Safe(_) => {
+                    let mut file_globals: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+                    // `latitude_in`, kept until `longitude_in` arrives; then the scene's
+                    // bounds are worked out on a thread of their own.
+                    let mut latitude: Option<Var> = None;
+                    let mut bounding: Option<std::thread::JoinHandle<Option<extent::Bounds>>> =
+                        None;
                     for _ in 0..specs.len() {
-                        let (spec, var) = vars.recv().await.ok_or_else(|| {
-                            anyhow::anyhow!("product {product}: the reader thread stopped")
-                        })??;
-                        let spec = &spec;
+                        let Read { spec, var, globals } =
+                            vars.recv().await.ok_or_else(|| {
+                                anyhow::anyhow!("product {product}: the reader thread stopped")
+                            })??;
+                        if let Some(g) = globals {
+                            file_globals.insert(spec.file.clone(), g);
+                        }
                         check_grid(&var, spec.grid, opts.grid, &product)?;
                         if spec.grid != Grid::Detectors {
-                            if !file_geometry.contains_key(&spec.file) {
-                                let g = sp.global_attributes(&spec.file)?;
-                                let picked: Map<String, Value> = GEOMETRY_ATTRIBUTES
-                                    .iter()
-                                    .filter_map(|k| {
-                                        g.get(*k).map(|v| ((*k).to_string(), v.clone()))
-                                    })
-                                    .collect();
-                                file_geometry.insert(spec.file.clone(), Value::Object(picked));
-                            }
+                            let picked: Map<String, Value> = GEOMETRY_ATTRIBUTES
+                                .iter()
+                                .filter_map(|k| {
+                                    file_globals
+                                        .get(&spec.file)
+                                        .and_then(|g| g.get(*k))
+                                        .map(|v| ((*k).to_string(), v.clone()))
+                                })
+                                .collect();
                             arrays
                                 .geometry
                                 .entry(var.name.clone())
                                 .or_insert_with(|| vec![Value::Null; n as usize])[i] =
-                                file_geometry[&spec.file].clone();
+                                Value::Object(picked);
                         }
                         if var.name == "confidence_in" {
                             info.day_fraction = day_fraction(&var);
@@ -423,10 +446,14 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                                 .map(|f| if f >= 0.5 { "day" } else { "night" }.to_string());
                         }
                         if var.name == "latitude_in" {
-                            info.latitudes = extent::decoded(&var);
+                            latitude = Some(var.clone());
                         } else if var.name == "longitude_in" {
-                            let lat = std::mem::take(&mut info.latitudes);
-                            info.bounds = extent::bounds(&lat, &extent::decoded(&var));
+                            let lat = latitude.take();
+                            let lon = var.clone();
+                            bounding = Some(std::thread::spawn(move || {
+                                let lat = lat.as_ref().map(extent::decoded).unwrap_or_default();
+                                extent::bounds(&lat, &extent::decoded(&lon))
+                            }));
                         }
                         let mut extra = Map::new();
                         extra.insert("source_file".into(), json!(spec.file));
@@ -434,7 +461,17 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                         arrays.put(scene, var, &product, extra).await?;
                         bar.inc(1);
                     }
-                    let globals = sp.global_attributes(&specs[0].file)?;
+                    if let Some(b) = bounding {
+                        info.bounds = b.join().map_err(|_| {
+                            anyhow::anyhow!("product {product}: the extent thread panicked")
+                        })?;
+                    }
+                    let globals = file_globals.remove(&specs[0].file).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "product {product}: the global attributes of {} were not read",
+                            specs[0].file
+                        )
+                    })?;
                     info.start_time = str_attr(&globals, "start_time");
                     info.stop_time = str_attr(&globals, "stop_time");
                     info.absolute_orbit =

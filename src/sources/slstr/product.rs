@@ -10,7 +10,7 @@ use netcdf::types::{FloatType, IntType, NcVariableType};
 use serde_json::{Map, Value, json};
 
 use super::chunks;
-use super::layout::{Dtype, Var};
+use super::layout::{Dtype, Values, Var};
 use super::safe::{self, Grid, SafeName, VarSpec};
 
 /// A SAFE product folder.
@@ -71,12 +71,24 @@ impl SafeProduct {
         })
     }
 
-    /// Reads one variable as stored, with its attributes; checks its dimensions.
-    pub fn read(&self, spec: &VarSpec) -> Result<Var> {
+    /// Reads one variable as stored, with its attributes; checks its dimensions. With
+    /// `globals`, also the global attributes of its file (read from the same opening).
+    pub fn read(&self, spec: &VarSpec, globals: bool) -> Result<(Var, Option<Map<String, Value>>)> {
         let product = &self.name.product;
         let f = self
             .open_file(&spec.file)
             .with_context(|| format!("variable {}", spec.variable))?;
+        let globals = if globals {
+            let (a, _) = attributes(f.attributes()).with_context(|| {
+                format!(
+                    "product {product}: cannot read the global attributes of {}",
+                    spec.file
+                )
+            })?;
+            Some(a)
+        } else {
+            None
+        };
         let v = f.variable(&spec.variable).with_context(|| {
             format!(
                 "product {product}: variable {} is missing from {}",
@@ -127,13 +139,13 @@ impl SafeProduct {
         // read-only, which HDF5 allows.)
         let shape: Vec<usize> = dims.iter().map(|d| d.1).collect();
         let path = self.dir.join(&spec.file);
-        let bytes = match chunks::read(&path, &spec.variable, &shape, dtype.size())
+        let values = match chunks::read(&path, &spec.variable, &shape, dtype.size())
             .map_err(|e| unreadable(&format!("{e:#}")))?
         {
-            Some(bytes) => bytes,
-            None => v.get_raw_values(..).map_err(|e| unreadable(&e))?,
+            Some(values) => values,
+            None => Values::Whole(v.get_raw_values(..).map_err(|e| unreadable(&e))?),
         };
-        Ok(Var {
+        let var = Var {
             name: spec.variable.clone(),
             dims: spec
                 .grid
@@ -145,8 +157,9 @@ impl SafeProduct {
             dtype,
             attrs,
             attr_types,
-            bytes,
-        })
+            values,
+        };
+        Ok((var, globals))
     }
 
     /// The global attributes of `file`.
