@@ -3,7 +3,7 @@
 //! The HDF5 library decodes chunks one at a time under its global lock, which makes
 //! inflating the products' deflate (+ shuffle) chunks the serial part of an SLSTR ingest.
 //! Here the library is asked only where each chunk lies (`H5Dchunk_iter`); the chunk bytes are
-//! then read from a memory map of the file and inflated (zlib-rs), unshuffled and placed on
+//! then read from a memory map of the file and inflated (libdeflate), unshuffled and placed on
 //! all cores. The result is the same bytes the library returns (checked against it in the
 //! tests of [`super::product`] and `tests/cloudmask.rs`).
 //!
@@ -172,35 +172,22 @@ fn unshuffled(src: &[u8], elem: usize) -> Vec<u8> {
 }
 
 thread_local! {
-    /// Per thread: a zlib inflater and the buffer a shuffled chunk is inflated into, reused
-    /// from chunk to chunk (no allocation, no page faults per chunk).
-    static INFLATE: RefCell<(Option<flate2::Decompress>, Vec<u8>)> =
+    /// Per thread: a libdeflate decompressor and the buffer a shuffled chunk is inflated
+    /// into, reused from chunk to chunk (no allocation, no page faults per chunk).
+    static INFLATE: RefCell<(Option<libdeflater::Decompressor>, Vec<u8>)> =
         const { RefCell::new((None, Vec::new())) };
 }
 
-/// Inflates the zlib stream `raw` into `out` (cleared first), which must come to exactly
-/// `chunk_bytes` bytes.
-fn inflate(
-    z: &mut Option<flate2::Decompress>,
-    raw: &[u8],
-    out: &mut Vec<u8>,
-    chunk_bytes: usize,
-) -> Result<()> {
-    let z = match z {
-        Some(z) => {
-            z.reset(true);
-            z
-        }
-        None => z.insert(flate2::Decompress::new(true)),
-    };
-    out.clear();
-    out.reserve(chunk_bytes);
-    let status = z
-        .decompress_vec(raw, out, flate2::FlushDecompress::Finish)
-        .context("corrupt deflate stream")?;
-    if status != flate2::Status::StreamEnd || out.len() != chunk_bytes {
+/// Inflates the zlib stream `raw` (its Adler-32 checked) into `out`, which it must fill
+/// exactly.
+fn inflate(z: &mut Option<libdeflater::Decompressor>, raw: &[u8], out: &mut [u8]) -> Result<()> {
+    let z = z.get_or_insert_with(libdeflater::Decompressor::new);
+    let n = z
+        .zlib_decompress(raw, out)
+        .map_err(|e| anyhow::anyhow!("corrupt deflate stream of {} bytes: {e}", raw.len()))?;
+    if n != out.len() {
         bail!(
-            "deflate stream of {} bytes decodes to {} bytes, expected {chunk_bytes}",
+            "deflate stream of {} bytes decodes to {n} bytes, expected {}",
             raw.len(),
             out.len()
         );
@@ -224,11 +211,12 @@ fn decode(raw: &[u8], pipeline: Pipeline, elem: usize, chunk_bytes: usize) -> Re
     INFLATE.with(|cell| {
         let (z, scratch) = &mut *cell.borrow_mut();
         if unshuffle {
-            inflate(z, raw, scratch, chunk_bytes)?;
+            scratch.resize(chunk_bytes, 0);
+            inflate(z, raw, scratch)?;
             Ok(unshuffled(scratch, elem))
         } else {
-            let mut out = Vec::new();
-            inflate(z, raw, &mut out, chunk_bytes)?;
+            let mut out = vec![0u8; chunk_bytes];
+            inflate(z, raw, &mut out)?;
             Ok(out)
         }
     })
