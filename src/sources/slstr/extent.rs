@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::layout::{Dtype, Var};
+use super::layout::{Dtype, Values, Var};
 
 /// A latitude/longitude box in degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,82 +19,137 @@ pub struct Bounds {
     pub north: f64,
 }
 
-/// The decoded values of `var` (value * scale_factor + add_offset), fill values and
-/// non-finite values left out.
-pub fn decoded(var: &Var) -> Vec<f64> {
+/// Calls `f` with each decoded value of `var` (value * scale_factor + add_offset), fill
+/// values and non-finite values left out. The order is the row-major order, except for a
+/// variable held as the file's chunks (which are visited chunk by chunk, without assembling
+/// the variable).
+fn for_each_decoded(var: &Var, mut f: impl FnMut(f64)) {
     let num = |k: &str| var.attrs.get(k).and_then(Value::as_f64);
     let scale = num("scale_factor").unwrap_or(1.0);
     let offset = num("add_offset").unwrap_or(0.0);
     let fill = num("_FillValue");
-    let bytes = var.bytes();
-    let raw: Vec<f64> = match var.dtype {
-        Dtype::I8 => bytes.iter().map(|b| f64::from(*b as i8)).collect(),
-        Dtype::U8 => bytes.iter().map(|b| f64::from(*b)).collect(),
+    let mut take = |raw: f64| {
+        if raw.is_finite() && Some(raw) != fill {
+            f(raw * scale + offset);
+        }
+    };
+    let dtype = var.dtype;
+    let mut visit = |bytes: &[u8]| match dtype {
+        Dtype::I8 => bytes.iter().for_each(|b| take(f64::from(*b as i8))),
+        Dtype::U8 => bytes.iter().for_each(|b| take(f64::from(*b))),
         Dtype::I16 => bytes
             .chunks_exact(2)
-            .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
-            .collect(),
+            .for_each(|b| take(f64::from(i16::from_le_bytes([b[0], b[1]])))),
         Dtype::U16 => bytes
             .chunks_exact(2)
-            .map(|b| f64::from(u16::from_le_bytes([b[0], b[1]])))
-            .collect(),
+            .for_each(|b| take(f64::from(u16::from_le_bytes([b[0], b[1]])))),
         Dtype::I32 => bytes
             .chunks_exact(4)
-            .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
+            .for_each(|b| take(f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))),
         Dtype::U32 => bytes
             .chunks_exact(4)
-            .map(|b| f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
+            .for_each(|b| take(f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))),
         Dtype::F32 => bytes
             .chunks_exact(4)
-            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
+            .for_each(|b| take(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))),
         Dtype::F64 => bytes
             .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .collect(),
+            .for_each(|b| take(f64::from_le_bytes(b.try_into().expect("8 bytes")))),
         // 64-bit integers are not used for coordinates.
-        Dtype::I64 | Dtype::U64 => Vec::new(),
+        Dtype::I64 | Dtype::U64 => {}
     };
-    raw.into_iter()
-        .filter(|v| v.is_finite() && Some(*v) != fill)
-        .map(|v| v * scale + offset)
-        .collect()
+    match &var.values {
+        // Chunks that tile the variable exactly hold every value once, with no padding.
+        Values::Tiled { chunk, tiles }
+            if chunk.len() == var.shape.len()
+                && var
+                    .shape
+                    .iter()
+                    .zip(chunk)
+                    .all(|(n, c)| *c > 0 && n % c == 0) =>
+        {
+            tiles.iter().for_each(|t| visit(t));
+        }
+        _ => visit(&var.bytes()),
+    }
+}
+
+/// The decoded values of `var` (value * scale_factor + add_offset), fill values and
+/// non-finite values left out (in the order of [`for_each_decoded`]).
+pub fn decoded(var: &Var) -> Vec<f64> {
+    let mut out = Vec::new();
+    for_each_decoded(var, |v| out.push(v));
+    out
 }
 
 /// The box around the valid coordinates; `None` when there are none.
 pub fn bounds(lat: &[f64], lon: &[f64]) -> Option<Bounds> {
-    let valid_lat = lat.iter().copied().filter(|v| (-90.0..=90.0).contains(v));
-    let (south, north) = min_max(valid_lat)?;
-    let lon: Vec<f64> = lon
-        .iter()
-        .copied()
-        .filter(|v| (-180.0..=360.0).contains(v))
-        .map(|v| if v > 180.0 { v - 360.0 } else { v })
-        .collect();
-    let (w, e) = min_max(lon.iter().copied())?;
-    // The same longitudes on 0..360: narrower when the swath crosses the antimeridian.
-    let (w360, e360) = min_max(lon.iter().map(|v| if *v < 0.0 { v + 360.0 } else { *v }))?;
-    let (west, east) = if e360 - w360 < e - w {
-        let back = |v: f64| if v > 180.0 { v - 360.0 } else { v };
-        (back(w360), back(e360))
-    } else {
-        (w, e)
-    };
-    Some(Bounds {
-        west,
-        east,
-        south,
-        north,
-    })
+    let mut e = Extent::default();
+    lat.iter().for_each(|v| e.latitude(*v));
+    lon.iter().for_each(|v| e.longitude(*v));
+    e.bounds()
 }
 
-fn min_max(it: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    it.fold(None, |acc, v| match acc {
-        None => Some((v, v)),
-        Some((a, b)) => Some((a.min(v), b.max(v))),
-    })
+/// The box around the valid coordinates of a scene's latitude and longitude variables,
+/// decoded as they are visited (nothing the size of the variables is allocated).
+pub fn of(lat: Option<&Var>, lon: &Var) -> Option<Bounds> {
+    let mut e = Extent::default();
+    if let Some(lat) = lat {
+        for_each_decoded(lat, |v| e.latitude(v));
+    }
+    for_each_decoded(lon, |v| e.longitude(v));
+    e.bounds()
+}
+
+/// Running minima and maxima of valid coordinates.
+#[derive(Default)]
+struct Extent {
+    latitude: Option<(f64, f64)>,
+    /// Longitudes on -180..180.
+    longitude: Option<(f64, f64)>,
+    /// The same longitudes on 0..360: narrower when the swath crosses the antimeridian.
+    longitude_360: Option<(f64, f64)>,
+}
+
+fn widen(acc: &mut Option<(f64, f64)>, v: f64) {
+    *acc = Some(match *acc {
+        None => (v, v),
+        Some((a, b)) => (a.min(v), b.max(v)),
+    });
+}
+
+impl Extent {
+    fn latitude(&mut self, v: f64) {
+        if (-90.0..=90.0).contains(&v) {
+            widen(&mut self.latitude, v);
+        }
+    }
+
+    fn longitude(&mut self, v: f64) {
+        if (-180.0..=360.0).contains(&v) {
+            let v = if v > 180.0 { v - 360.0 } else { v };
+            widen(&mut self.longitude, v);
+            widen(&mut self.longitude_360, if v < 0.0 { v + 360.0 } else { v });
+        }
+    }
+
+    fn bounds(self) -> Option<Bounds> {
+        let (south, north) = self.latitude?;
+        let (w, e) = self.longitude?;
+        let (w360, e360) = self.longitude_360?;
+        let (west, east) = if e360 - w360 < e - w {
+            let back = |v: f64| if v > 180.0 { v - 360.0 } else { v };
+            (back(w360), back(e360))
+        } else {
+            (w, e)
+        };
+        Some(Bounds {
+            west,
+            east,
+            south,
+            north,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +178,52 @@ mod tests {
     }
 
     #[test]
+    fn chunks_give_the_same_box_as_the_whole_variable() {
+        let var = |values: Values, name: &str| Var {
+            name: name.into(),
+            dims: vec!["rows".into(), "columns".into()],
+            shape: vec![2, 4],
+            dtype: Dtype::I16,
+            attrs: serde_json::Map::from_iter([
+                ("scale_factor".to_string(), Value::from(0.01)),
+                ("_FillValue".to_string(), Value::from(-32768)),
+            ]),
+            attr_types: serde_json::Map::new(),
+            values,
+        };
+        let bytes = |v: &[i16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        // Rows [1000, 2000, -32768, 4000] and [500, 6000, 7000, 8000]; chunks of 2 x 2.
+        let lat = [1000i16, 2000, -32768, 4000, 500, 6000, 7000, 8000];
+        let lon = [
+            17_950i16, 17_990, -17_990, -17_900, 17_960, 17_980, -17_950, -17_800,
+        ];
+        let tiles = |v: &[i16]| Values::Tiled {
+            chunk: vec![2, 2],
+            tiles: vec![
+                bytes(&[v[0], v[1], v[4], v[5]]),
+                bytes(&[v[2], v[3], v[6], v[7]]),
+            ],
+        };
+        let whole = of(
+            Some(&var(Values::Whole(bytes(&lat)), "lat")),
+            &var(Values::Whole(bytes(&lon)), "lon"),
+        )
+        .unwrap();
+        let tiled = of(Some(&var(tiles(&lat), "lat")), &var(tiles(&lon), "lon")).unwrap();
+        assert_eq!(whole, tiled);
+        assert_eq!((whole.south, whole.north), (5.0, 80.0));
+        assert_eq!((whole.west, whole.east), (179.5, -178.0));
+        assert_eq!(
+            whole,
+            bounds(
+                &decoded(&var(tiles(&lat), "lat")),
+                &decoded(&var(tiles(&lon), "lon"))
+            )
+            .unwrap()
+        );
+    }
+
+    #[test]
     fn packed_values_are_decoded_and_fill_is_left_out() {
         let mut attrs = serde_json::Map::new();
         attrs.insert("scale_factor".into(), 1e-6.into());
@@ -136,9 +237,7 @@ mod tests {
             dtype: Dtype::I32,
             attrs,
             attr_types: serde_json::Map::new(),
-            values: crate::sources::slstr::layout::Values::Whole(
-                vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ),
+            values: Values::Whole(vals.iter().flat_map(|v| v.to_le_bytes()).collect()),
         };
         let d = decoded(&var);
         assert_eq!(d.len(), 2);

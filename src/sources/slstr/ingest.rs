@@ -450,10 +450,8 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                         } else if var.name == "longitude_in" {
                             let lat = latitude.take();
                             let lon = var.clone();
-                            bounding = Some(std::thread::spawn(move || {
-                                let lat = lat.as_ref().map(extent::decoded).unwrap_or_default();
-                                extent::bounds(&lat, &extent::decoded(&lon))
-                            }));
+                            bounding =
+                                Some(std::thread::spawn(move || extent::of(lat.as_ref(), &lon)));
                         }
                         let mut extra = Map::new();
                         extra.insert("source_file".into(), json!(spec.file));
