@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 /// size is faulted in and zeroed page by page again. The ingests allocate and free blocks of
 /// 1 to 30 MB (decoded chunks, shards) over and over: keep them in the heap for reuse.
 /// Measured on `ingest slstr` of 6 full-size products: page faults 140k -> 50k, CPU time
-/// about 5% lower. Peak memory is unchanged (freed blocks are reused, not added to).
+/// about 5% lower. Peak memory still does not grow with the work (freed blocks are reused).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory() {
     // SAFETY: mallopt only changes allocator parameters; called before any other thread

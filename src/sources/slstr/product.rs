@@ -161,18 +161,6 @@ impl SafeProduct {
         };
         Ok((var, globals))
     }
-
-    /// The global attributes of `file`.
-    pub fn global_attributes(&self, file: &str) -> Result<Map<String, Value>> {
-        let f = self.open_file(file)?;
-        let (a, _) = attributes(f.attributes()).with_context(|| {
-            format!(
-                "product {}: cannot read the global attributes of {file}",
-                self.name.product
-            )
-        })?;
-        Ok(a)
-    }
 }
 
 fn dtype_of(t: &NcVariableType) -> Result<Dtype> {
