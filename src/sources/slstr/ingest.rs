@@ -279,7 +279,12 @@ fn hash_files(files: Vec<PathBuf>, product: String) -> std::thread::JoinHandle<R
 }
 
 /// Variables the reader may hold ahead of the encoder.
-const READ_AHEAD: usize = 3;
+const READ_AHEAD: usize = 4;
+/// Shards written (hashed and stored) while the encoder goes on. With [`READ_AHEAD`],
+/// measured on the 6 benchmark products, 6 interleaved runs each: 4 and 4 gave a median
+/// wall time of 2.12 s (mean 2.18 s), 6 and 6 2.17 s (2.20 s), 3 and 2 2.29 s (2.27 s);
+/// one in flight, as before session 7, 2.44 s against 2.20 s for two.
+const WRITES_IN_FLIGHT: usize = 4;
 
 /// Reads the variables of the SAFE products, product after product, on one reader thread,
 /// handing them over one at a time through a channel of [`READ_AHEAD`] slots: reading
@@ -371,13 +376,10 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
         scenes: n,
         order: Vec::new(),
         plans: BTreeMap::new(),
-        // Two shards in flight, even on 2 cores: hashing and writing one shard while the
-        // next is hashed and written keeps the encoder from waiting (6 benchmark products,
-        // 5 interleaved runs each: median 2.20 s against 2.44 s with one).
-        writing: crate::shards::InFlight::with_depth(
-            "the cloudmask shards",
-            crate::shards::writers().max(2),
-        ),
+        // Up to WRITES_IN_FLIGHT shards in flight, even on 2 cores: copying a 25 MB shard
+        // into the page cache takes a core 40-60 ms here, and with fewer slots the encoder
+        // waited behind the consecutive large geolocation shards while a core idled.
+        writing: crate::shards::InFlight::with_depth("the cloudmask shards", WRITES_IN_FLIGHT),
         geometry: BTreeMap::new(),
     };
     let specs = safe::variables();
