@@ -290,8 +290,10 @@ const WRITES_IN_FLIGHT: usize = 4;
 /// handing them over one at a time through a channel of [`READ_AHEAD`] slots: reading
 /// (chunks decoded on all cores, see [`super::chunks`]) overlaps the encoding of the previous
 /// variables, also across products (the next product's first variables are read while the
-/// last ones of this product are encoded), and at most `READ_AHEAD + 2` variables are in
-/// memory. Every product gives exactly one item per spec, in order, until the first error;
+/// last ones of this product are encoded). In memory at once: at most `READ_AHEAD + 2`
+/// variables, [`WRITES_IN_FLIGHT`] encoded shards and, per scene, a copy of `latitude_in` and
+/// `longitude_in` for the extent. Every product gives exactly one item per spec, in order,
+/// until the first error;
 /// the thread stops there, or when the receiver is dropped.
 fn read_ahead(
     products: Vec<SafeProduct>,
