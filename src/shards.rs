@@ -205,8 +205,9 @@ pub fn encode_chunks(
     encoded.into_iter().collect()
 }
 
-/// One inner chunk's encoding: `None` when all its values are `fill`.
-fn subchunk(bytes: &[u8], elem: usize, fill: &[u8], level: i32) -> Result<Subchunk> {
+/// One inner chunk's encoding (its little-endian values, `elem` bytes each): `None` when all
+/// its values are `fill`.
+pub fn subchunk(bytes: &[u8], elem: usize, fill: &[u8], level: i32) -> Result<Subchunk> {
     if bytes.chunks_exact(elem).all(|v| v == fill) {
         return Ok(None);
     }

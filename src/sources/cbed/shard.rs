@@ -18,7 +18,7 @@ use zarrs::array::Array;
 use crate::staging::StagingZarrStore;
 
 pub use crate::shards::Subchunk;
-use crate::shards::{InFlight, assemble, zstd_frame};
+use crate::shards::{InFlight, assemble};
 
 /// The inner codec chain of a subchunk: float32 little-endian bytes, then zstd.
 pub struct SubchunkEncoder {
@@ -33,15 +33,12 @@ impl SubchunkEncoder {
 
     /// Encodes one subchunk; `None` when every value is the fill value 0.0 (not stored).
     pub fn encode(&self, values: &[f32]) -> Result<Subchunk> {
-        if values.iter().all(|v| v.to_bits() == 0) {
-            return Ok(None);
-        }
         let le: Cow<[u8]> = if cfg!(target_endian = "little") {
             Cow::Borrowed(bytemuck::cast_slice(values))
         } else {
             Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
         };
-        Ok(Some(zstd_frame(self.level, &le)?))
+        crate::shards::subchunk(&le, 4, &0f32.to_le_bytes(), self.level)
     }
 }
 
