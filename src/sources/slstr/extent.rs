@@ -74,22 +74,6 @@ fn for_each_decoded(var: &Var, mut f: impl FnMut(f64)) {
     }
 }
 
-/// The decoded values of `var` (value * scale_factor + add_offset), fill values and
-/// non-finite values left out (in the order of [`for_each_decoded`]).
-pub fn decoded(var: &Var) -> Vec<f64> {
-    let mut out = Vec::new();
-    for_each_decoded(var, |v| out.push(v));
-    out
-}
-
-/// The box around the valid coordinates; `None` when there are none.
-pub fn bounds(lat: &[f64], lon: &[f64]) -> Option<Bounds> {
-    let mut e = Extent::default();
-    lat.iter().for_each(|v| e.latitude(*v));
-    lon.iter().for_each(|v| e.longitude(*v));
-    e.bounds()
-}
-
 /// The box around the valid coordinates of a scene's latitude and longitude variables,
 /// decoded as they are visited (nothing the size of the variables is allocated).
 pub fn of(lat: Option<&Var>, lon: &Var) -> Option<Bounds> {
@@ -155,6 +139,22 @@ impl Extent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The decoded values of `var`, fill values and non-finite values left out (in the order
+    /// of [`for_each_decoded`]).
+    fn decoded(var: &Var) -> Vec<f64> {
+        let mut out = Vec::new();
+        for_each_decoded(var, |v| out.push(v));
+        out
+    }
+
+    /// The box around the valid coordinates given as values; `None` when there are none.
+    fn bounds(lat: &[f64], lon: &[f64]) -> Option<Bounds> {
+        let mut e = Extent::default();
+        lat.iter().for_each(|v| e.latitude(*v));
+        lon.iter().for_each(|v| e.longitude(*v));
+        e.bounds()
+    }
 
     #[test]
     fn a_box_around_the_valid_values() {

@@ -207,14 +207,14 @@ impl Arrays {
     async fn put(
         &mut self,
         scene: u64,
-        var: Var,
+        var: &Var,
         product: &str,
         extra: Map<String, Value>,
     ) -> Result<()> {
         match self.plans.get(&var.name) {
-            Some((plan, _)) => layout::check_same(plan, &var, product)?,
+            Some((plan, _)) => layout::check_same(plan, var, product)?,
             None => {
-                let plan = ArrayPlan::of(&var, product);
+                let plan = ArrayPlan::of(var, product);
                 let array = layout::create(&self.store, &plan, self.scenes, extra)?;
                 self.order.push(var.name.clone());
                 self.plans.insert(var.name.clone(), (plan, Arc::new(array)));
@@ -291,8 +291,8 @@ const WRITES_IN_FLIGHT: usize = 4;
 /// (chunks decoded on all cores, see [`super::chunks`]) overlaps the encoding of the previous
 /// variables, also across products (the next product's first variables are read while the
 /// last ones of this product are encoded). In memory at once: at most `READ_AHEAD + 2`
-/// variables, [`WRITES_IN_FLIGHT`] encoded shards and, per scene, a copy of `latitude_in` and
-/// `longitude_in` for the extent. Every product gives exactly one item per spec, in order,
+/// variables, [`WRITES_IN_FLIGHT`] encoded shards and, per scene, `latitude_in` and
+/// `longitude_in`, kept for the extent. Every product gives exactly one item per spec, in order,
 /// until the first error;
 /// the thread stops there, or when the receiver is dropped.
 fn read_ahead(
@@ -449,19 +449,18 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                                 .day_fraction
                                 .map(|f| if f >= 0.5 { "day" } else { "night" }.to_string());
                         }
-                        if var.name == "latitude_in" {
-                            latitude = Some(var.clone());
-                        } else if var.name == "longitude_in" {
-                            let lat = latitude.take();
-                            let lon = var.clone();
-                            bounding =
-                                Some(std::thread::spawn(move || extent::of(lat.as_ref(), &lon)));
-                        }
                         let mut extra = Map::new();
                         extra.insert("source_file".into(), json!(spec.file));
                         extra.insert("grid".into(), json!(spec.grid));
-                        arrays.put(scene, var, &product, extra).await?;
+                        arrays.put(scene, &var, &product, extra).await?;
                         bar.inc(1);
+                        if var.name == "latitude_in" {
+                            latitude = Some(var);
+                        } else if var.name == "longitude_in" {
+                            let lat = latitude.take();
+                            bounding =
+                                Some(std::thread::spawn(move || extent::of(lat.as_ref(), &var)));
+                        }
                     }
                     if let Some(b) = bounding {
                         info.bounds = b.join().map_err(|_| {
@@ -490,7 +489,7 @@ pub async fn ingest(common: &IngestCommon, opts: &SlstrOptions) -> Result<Ingest
                     for var in hp.read_all(opts.grid)? {
                         let mut extra = Map::new();
                         extra.insert("description".into(), json!(hdf::description(&var.name)));
-                        arrays.put(scene, var, &product, extra).await?;
+                        arrays.put(scene, &var, &product, extra).await?;
                     }
                     bar.inc(1);
                 }

@@ -303,7 +303,7 @@ pub struct EncodedShard {
 pub fn encode_scene(
     array: &Array<StagingZarrStore>,
     scene: u64,
-    var: Var,
+    var: &Var,
     product: &str,
 ) -> Result<Option<EncodedShard>> {
     let mut idx = vec![scene];
@@ -497,7 +497,7 @@ mod tests {
                 .await
                 .expect("zarrs store");
             let name = v.name.clone();
-            if let Some(shard) = encode_scene(&b, 1, v, "p").expect("encode") {
+            if let Some(shard) = encode_scene(&b, 1, &v, "p").expect("encode") {
                 shard.write(&b).await.expect("write");
             }
             let (x, y) = (
