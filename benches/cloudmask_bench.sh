@@ -56,10 +56,13 @@ mapfile -t PRODUCTS < <(find "$WORK/in" -maxdepth 1 -name '*.SEN3' | sort)
 HALF=$(((N + 1) / 2))
 echo "input: $N products, $(du -sb "$WORK/in" | cut -f1) bytes"
 
-# measure NAME SCENES CMD...: wall seconds and peak RSS (KiB) into $WORK/NAME.time
+# measure NAME SCENES CMD...: wall seconds and peak RSS (KiB) into $WORK/NAME.time. Each run
+# starts after `sync`, so that the writeback of the previous run's output (hundreds of MB of
+# dirty pages, flushed by the kernel's threads on the same 2 cores) does not land on it.
 measure() {
 	local name="$1" scenes="$2"
 	shift 2
+	sync
 	if [ -x /usr/bin/time ]; then
 		/usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; exit 1; }
 	else

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 
 use anyhow::{Context, Result};
+use bytes::Bytes;
 use rayon::prelude::*;
 use zarrs::array::Array;
 use zarrs::array::codec::Crc32cCodec;
@@ -47,21 +48,24 @@ pub fn zstd_frame(level: i32, data: &[u8]) -> Result<Vec<u8>> {
     })
 }
 
-/// Assembles the shard object from its encoded subchunks in C order (`None`: fill value).
+/// The shard object made of its encoded subchunks in C order (`None`: fill value), as the
+/// parts it is written from: the subchunks that are stored, then the index. The subchunks
+/// are not copied into one buffer; the parts are hashed and written one after the other.
 /// Returns `None` when every subchunk is the fill value: such a shard is not stored.
-pub fn assemble(subchunks: &[Subchunk]) -> Result<Option<Vec<u8>>> {
+pub fn assemble(subchunks: Vec<Subchunk>) -> Result<Option<Vec<Bytes>>> {
     if subchunks.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let data_len: usize = subchunks.iter().flatten().map(Vec::len).sum();
-    let mut shard = Vec::with_capacity(data_len + subchunks.len() * 16 + 4);
+    let mut parts = Vec::with_capacity(subchunks.len() + 1);
     let mut index = Vec::with_capacity(subchunks.len() * 16);
+    let mut at = 0u64;
     for s in subchunks {
         let (offset, len) = match s {
             Some(b) => {
-                let at = shard.len() as u64;
-                shard.extend_from_slice(b);
-                (at, b.len() as u64)
+                let len = b.len() as u64;
+                parts.push(Bytes::from(b));
+                at += len;
+                (at - len, len)
             }
             None => (u64::MAX, u64::MAX),
         };
@@ -71,21 +75,23 @@ pub fn assemble(subchunks: &[Subchunk]) -> Result<Option<Vec<u8>>> {
     let index = Crc32cCodec::new()
         .encode(Cow::Owned(index), &CodecOptions::default())
         .context("cannot encode a shard index")?;
-    shard.extend_from_slice(&index);
-    Ok(Some(shard))
+    parts.push(Bytes::from(index.into_owned()));
+    Ok(Some(parts))
 }
 
-/// Stores `shard`, the bytes of [`assemble`] or [`encode_c_order`], as chunk `idx` of `array`
-/// (hashed into the version's manifest by the store). The array must be sharded with the
-/// codecs this module writes: inner codecs `bytes` little-endian + `zstd` with checksums,
-/// index `bytes` + `crc32c` at the end.
-pub async fn store(array: &Array<StagingZarrStore>, idx: &[u64], shard: Vec<u8>) -> Result<()> {
-    // SAFETY: the bytes are the encoding of the array's `sharding_indexed` codec (this
-    // module; checked against zarrs in the tests of sources/cbed/shard.rs and
-    // sources/slstr/layout.rs).
-    unsafe { array.async_store_encoded_chunk(idx, bytes::Bytes::from(shard)) }
+/// Writes the shard made of `parts` ([`assemble`]) as chunk `idx` of `array` (hashed into
+/// the version's manifest by the store). The array must be sharded with the codecs this
+/// module writes: inner codecs `bytes` little-endian + `zstd` with checksums, index `bytes`
+/// + `crc32c` at the end.
+pub async fn store(array: &Array<StagingZarrStore>, idx: &[u64], parts: Vec<Bytes>) -> Result<()> {
+    // The bytes are the encoding of the array's `sharding_indexed` codec (this module;
+    // checked against zarrs in the tests of sources/cbed/shard.rs and sources/slstr/layout.rs),
+    // stored under the chunk's key, as zarrs' `store_encoded_chunk` does for an array without
+    // storage transformers (none of ours has any).
+    array
+        .storage()
+        .set_parts(&array.chunk_key(idx), parts)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Shard writes in flight, each hashed and written on a task of its own while the next

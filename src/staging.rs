@@ -19,7 +19,8 @@ use zarrs::storage::{
 };
 
 use crate::bag::{self, BagInfo, FileEntry, Inventory};
-use crate::hashing::sha256_hex;
+use crate::hashing::finish_hex;
+use sha2::{Digest, Sha256};
 
 /// A bag under construction in a local directory.
 #[derive(Debug)]
@@ -60,15 +61,25 @@ impl Staging {
 
     /// Writes `bytes` at `path` (relative to the bag root), hashing them on the way.
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
+        self.put_parts(path, vec![bytes]).await
+    }
+
+    /// Writes the file made of `parts`, one after the other, at `path` (relative to the bag
+    /// root), hashing them on the way.
+    pub async fn put_parts(&self, path: &str, parts: Vec<Bytes>) -> Result<()> {
         bag::check_relative_path(path)?;
+        let mut hasher = Sha256::new();
+        for p in &parts {
+            hasher.update(p);
+        }
         let entry = FileEntry {
-            size: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            size: parts.iter().map(|p| p.len() as u64).sum(),
+            sha256: finish_hex(hasher),
         };
         let location =
             ObjectPath::parse(path).with_context(|| format!("bad object path {path:?}"))?;
         self.store
-            .put(&location, PutPayload::from_bytes(bytes))
+            .put(&location, parts.into_iter().collect::<PutPayload>())
             .await
             .with_context(|| format!("cannot write {}", self.root.join(path).display()))?;
         lock(self.inventory_for(path)).insert(path.to_string(), entry);
@@ -204,6 +215,17 @@ impl StagingZarrStore {
     }
 }
 
+impl StagingZarrStore {
+    /// Stores the object made of `parts`, one after the other, at `key` (hashed into the
+    /// manifest like every other object): a shard written without first copying its
+    /// subchunks into one buffer.
+    pub async fn set_parts(&self, key: &StoreKey, parts: Vec<Bytes>) -> Result<()> {
+        self.staging
+            .put_parts(&self.path(key.as_str()), parts)
+            .await
+    }
+}
+
 fn storage_err(e: anyhow::Error) -> StorageError {
     StorageError::Other(format!("{e:#}"))
 }
@@ -250,5 +272,46 @@ impl AsyncWritableStorageTraits for StagingZarrStore {
 
     fn supports_set_partial(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_written_in_parts_is_their_concatenation_and_its_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staging = Staging::create(dir.path().join("bag")).expect("staging");
+        let parts = vec![
+            Bytes::from_static(b"zstd frame one|"),
+            Bytes::new(),
+            Bytes::from(vec![7u8; 70_000]),
+            Bytes::from_static(b"|index"),
+        ];
+        let whole: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        staging
+            .put_parts("data/a.zarr/v/c/0/0", parts)
+            .await
+            .expect("put_parts");
+        staging
+            .put("data/b.bin", Bytes::from(whole.clone()))
+            .await
+            .expect("put");
+        let on_disk = std::fs::read(dir.path().join("bag/data/a.zarr/v/c/0/0")).expect("read");
+        assert_eq!(on_disk, whole);
+        let payload = staging.payload();
+        let a = &payload["data/a.zarr/v/c/0/0"];
+        assert_eq!(a.size, whole.len() as u64);
+        assert_eq!(a.sha256, crate::hashing::sha256_hex(&whole));
+        assert_eq!(a, &payload["data/b.bin"]);
+        // Paths that leave the bag are refused before anything is written.
+        assert!(
+            staging
+                .put_parts("../escape", vec![Bytes::from_static(b"x")])
+                .await
+                .is_err()
+        );
+        assert!(!dir.path().join("escape").exists());
     }
 }

@@ -92,13 +92,12 @@ impl ShardStream {
         let (array, what) = (self.array.clone(), self.what.clone());
         self.in_flight
             .start(async move {
-                let Some(bytes) = assemble(&subchunks)? else {
+                let Some(parts) = assemble(subchunks)? else {
                     return Ok(());
                 };
-                drop(subchunks);
                 let mut idx = vec![0u64; array.dimensionality()];
                 idx[0] = k;
-                crate::shards::store(&array, &idx, bytes)
+                crate::shards::store(&array, &idx, parts)
                     .await
                     .with_context(|| format!("cannot write shard {k} of {what}"))
             })
@@ -167,7 +166,7 @@ mod tests {
 
     #[test]
     fn an_all_fill_shard_is_not_stored() {
-        assert!(assemble(&[None, None]).expect("assemble").is_none());
+        assert!(assemble(vec![None, None]).expect("assemble").is_none());
         let enc = SubchunkEncoder::new(3);
         assert!(enc.encode(&[0.0; 16]).expect("encode").is_none());
         // -0.0 is not the fill value's bytes: stored, as zarrs does.

@@ -222,10 +222,16 @@ fn decode(raw: &[u8], pipeline: Pipeline, elem: usize, chunk_bytes: usize) -> Re
     })
 }
 
-/// Reads `variable` (of `shape`, `elem`-byte elements) from the netCDF-4 file at `path` by
-/// decoding its chunks in parallel, as [`Values::Tiled`] (the file's chunks, in C order).
-/// `Ok(None)`: a layout this decoder leaves to the library.
-pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<Option<Values>> {
+/// Reads `variable` (of `shape`, `elem`-byte elements) from the netCDF-4 file at `path`, whose
+/// bytes are `map`, by decoding its chunks in parallel, as [`Values::Tiled`] (the file's
+/// chunks, in C order). `Ok(None)`: a layout this decoder leaves to the library.
+pub fn read(
+    path: &Path,
+    map: &[u8],
+    variable: &str,
+    shape: &[usize],
+    elem: usize,
+) -> Result<Option<Values>> {
     if shape.is_empty() || shape.contains(&0) {
         return Ok(None);
     }
@@ -238,11 +244,6 @@ pub fn read(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result
     else {
         return Ok(None);
     };
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: the map is read-only and the inputs are not modified while they are ingested
-    // (they are hashed before and after use: a change shows as a digest mismatch).
-    let map = unsafe { memmap2::Mmap::map(&f) }
-        .with_context(|| format!("cannot map {}", path.display()))?;
     let chunk_bytes = chunk.iter().product::<usize>() * elem;
     let grid: Vec<usize> = shape
         .iter()
@@ -366,6 +367,17 @@ pub fn untile(shape: &[u64], chunk: &[u64], elem: usize, tiles: &[Vec<u8>]) -> V
 mod tests {
     use super::*;
 
+    /// [`read`] of the whole file at `path`.
+    fn read_at(
+        path: &Path,
+        variable: &str,
+        shape: &[usize],
+        elem: usize,
+    ) -> Result<Option<Values>> {
+        let bytes = std::fs::read(path).expect("read the file");
+        read(path, &bytes, variable, shape, elem)
+    }
+
     #[test]
     fn unshuffle_inverts_the_byte_shuffle() {
         for elem in [1, 2, 3, 4, 8] {
@@ -448,7 +460,7 @@ mod tests {
         }
         for (name, elem, bytes) in &expected {
             let Some(Values::Tiled { chunk, tiles }) =
-                read(&path, name, &[7, 10], *elem).expect("read")
+                read_at(&path, name, &[7, 10], *elem).expect("read")
             else {
                 panic!("{name}: not taken");
             };
@@ -458,16 +470,20 @@ mod tests {
         }
         // Left to the library: other filters, unallocated chunks, a wrong element size.
         assert!(
-            read(&path, "i16_fletcher", &[7, 10], 2)
+            read_at(&path, "i16_fletcher", &[7, 10], 2)
                 .expect("read")
                 .is_none()
         );
         assert!(
-            read(&path, "i16_sparse", &[7, 10], 2)
+            read_at(&path, "i16_sparse", &[7, 10], 2)
                 .expect("read")
                 .is_none()
         );
-        assert!(read(&path, "i16_sd", &[7, 10], 4).expect("read").is_none());
+        assert!(
+            read_at(&path, "i16_sd", &[7, 10], 4)
+                .expect("read")
+                .is_none()
+        );
     }
 
     #[test]
@@ -487,7 +503,7 @@ mod tests {
         let c = &chunks[1];
         bytes[c.addr + c.size / 2] ^= 0x55;
         std::fs::write(&path, &bytes).expect("write");
-        let err = read(&path, "v", &[7, 10], 4).expect_err("damaged");
+        let err = read_at(&path, "v", &[7, 10], 4).expect_err("damaged");
         assert!(format!("{err:#}").contains("variable v"), "{err:#}");
     }
 

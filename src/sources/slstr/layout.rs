@@ -357,12 +357,12 @@ impl EncodedShard {
     /// Writes the shard (hashed into the version's manifest by the store).
     pub async fn write(self, array: &Array<StagingZarrStore>) -> Result<()> {
         let what = &self.what;
-        let Some(bytes) = crate::shards::assemble(&self.subchunks)
+        let Some(parts) = crate::shards::assemble(self.subchunks)
             .map_err(|e| anyhow::anyhow!("{what}: cannot assemble the shard: {e:#}"))?
         else {
             return Ok(());
         };
-        crate::shards::store(array, &self.idx, bytes)
+        crate::shards::store(array, &self.idx, parts)
             .await
             .map_err(|e| anyhow::anyhow!("{what}: cannot write the shard: {e:#}"))
     }

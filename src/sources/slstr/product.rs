@@ -61,23 +61,35 @@ impl SafeProduct {
         out
     }
 
-    fn open_file(&self, file: &str) -> Result<netcdf::File> {
+    /// Maps `file` into memory: the netCDF library reads its metadata from the map and the
+    /// chunk decoder its chunks, so the file is opened and read once. (netCDF-C's own `nc_open`
+    /// first reads up to 4 MB of every file it opens, to find its format.)
+    fn map_file(&self, file: &str) -> Result<memmap2::Mmap> {
         let p = self.dir.join(file);
-        netcdf::open(&p).map_err(|e| {
-            anyhow::anyhow!(
-                "product {}: cannot open {file} as netCDF-4 ({e}); the file is unreadable or truncated",
-                self.name.product
-            )
-        })
+        let f = std::fs::File::open(&p).map_err(|e| {
+            anyhow::anyhow!("product {}: cannot open {file} ({e})", self.name.product)
+        })?;
+        // SAFETY: the map is read-only and the inputs are not modified while they are
+        // ingested (they are hashed as they are read: a change shows as a digest mismatch).
+        unsafe { memmap2::Mmap::map(&f) }
+            .map_err(|e| anyhow::anyhow!("product {}: cannot map {file} ({e})", self.name.product))
     }
 
     /// Reads one variable as stored, with its attributes; checks its dimensions. With
     /// `globals`, also the global attributes of its file (read from the same opening).
     pub fn read(&self, spec: &VarSpec, globals: bool) -> Result<(Var, Option<Map<String, Value>>)> {
         let product = &self.name.product;
-        let f = self
-            .open_file(&spec.file)
+        let map = self
+            .map_file(&spec.file)
             .with_context(|| format!("variable {}", spec.variable))?;
+        let path = self.dir.join(&spec.file);
+        let f = netcdf::open_mem(Some(&path.to_string_lossy()), &map).map_err(|e| {
+            anyhow::anyhow!(
+                "product {product}: cannot open {} as netCDF-4 ({e}); the file is unreadable or truncated (variable {})",
+                spec.file,
+                spec.variable
+            )
+        })?;
         let globals = if globals {
             let (a, _) = attributes(f.attributes()).with_context(|| {
                 format!(
@@ -138,8 +150,7 @@ impl SafeProduct {
         // other layout is read through the library. (The file is open twice meanwhile: both
         // read-only, which HDF5 allows.)
         let shape: Vec<usize> = dims.iter().map(|d| d.1).collect();
-        let path = self.dir.join(&spec.file);
-        let values = match chunks::read(&path, &spec.variable, &shape, dtype.size())
+        let values = match chunks::read(&path, &map, &spec.variable, &shape, dtype.size())
             .map_err(|e| unreadable(&format!("{e:#}")))?
         {
             Some(values) => values,
