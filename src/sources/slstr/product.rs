@@ -69,8 +69,10 @@ impl SafeProduct {
         let f = std::fs::File::open(&p).map_err(|e| {
             anyhow::anyhow!("product {}: cannot open {file} ({e})", self.name.product)
         })?;
-        // SAFETY: the map is read-only and the inputs are not modified while they are
-        // ingested (they are hashed as they are read: a change shows as a digest mismatch).
+        // SAFETY: the map is read-only. Inputs must not be modified or truncated by another
+        // process while they are ingested (memmap2's contract; the chunk decoder has relied on
+        // it since session 5). The libraries read only within the map's length, the file's
+        // size when it was mapped, so a file truncated before the ingest is an error.
         unsafe { memmap2::Mmap::map(&f) }
             .map_err(|e| anyhow::anyhow!("product {}: cannot map {file} ({e})", self.name.product))
     }
