@@ -229,33 +229,61 @@ fn chunk_bytes(
     grid: &[u64],
     k: usize,
 ) -> Vec<u8> {
-    let nd = shape.len();
-    // The chunk's position along each axis.
-    let mut at = vec![0u64; nd];
-    let mut rest = k as u64;
-    for d in (0..nd).rev() {
-        at[d] = rest % grid[d] * inner[d];
+    let shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
+    let inner: Vec<usize> = inner.iter().map(|n| *n as usize).collect();
+    let grid: Vec<usize> = grid.iter().map(|n| *n as usize).collect();
+    let origin = block_origin(k, &grid, &inner);
+    let mut out = Vec::with_capacity(inner.iter().product::<usize>() * elem);
+    for_each_run(&shape, &origin, &inner, &inner, |at, _, len| {
+        out.extend_from_slice(&data[at * elem..(at + len) * elem]);
+    });
+    out
+}
+
+/// The first element, per axis, of block `k` in C order over a `grid` of blocks of `block`.
+pub fn block_origin(k: usize, grid: &[usize], block: &[usize]) -> Vec<usize> {
+    let mut origin = vec![0usize; grid.len()];
+    let mut rest = k;
+    for d in (0..grid.len()).rev() {
+        origin[d] = rest % grid[d] * block[d];
         rest /= grid[d];
     }
-    let row = inner[nd - 1] as usize * elem;
-    let rows = inner[..nd - 1].iter().product::<u64>() as usize;
-    let mut out = Vec::with_capacity(rows * row);
-    // Every run along the last axis, in C order over the chunk's leading axes.
-    let mut idx = vec![0u64; nd - 1];
-    for _ in 0..rows {
-        let mut offset = 0u64;
-        for d in 0..nd - 1 {
-            offset = offset * shape[d] + at[d] + idx[d];
+    origin
+}
+
+/// Calls `f(at, in_block, len)` for each run of `len` elements along the last axis of the box
+/// of `extent` elements at `origin` in a C-order array of `shape`, in C order: `at` is the
+/// run's element offset in the array, `in_block` its offset in a C-order block of shape
+/// `block` (at least `extent`) holding the box at its start.
+pub fn for_each_run(
+    shape: &[usize],
+    origin: &[usize],
+    extent: &[usize],
+    block: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let rank = shape.len();
+    if rank == 0 || extent.contains(&0) {
+        return;
+    }
+    let mut idx = vec![0usize; rank - 1];
+    for _ in 0..extent[..rank - 1].iter().product::<usize>() {
+        let (mut at, mut in_block) = (0usize, 0usize);
+        for d in 0..rank - 1 {
+            at = at * shape[d] + origin[d] + idx[d];
+            in_block = in_block * block[d] + idx[d];
         }
-        let start = ((offset * shape[nd - 1] + at[nd - 1]) as usize) * elem;
-        out.extend_from_slice(&data[start..start + row]);
-        for d in (0..nd - 1).rev() {
+        f(
+            at * shape[rank - 1] + origin[rank - 1],
+            in_block * block[rank - 1],
+            extent[rank - 1],
+        );
+        for d in (0..rank - 1).rev() {
             idx[d] += 1;
-            if idx[d] < inner[d] {
+            if idx[d] < extent[d] {
                 break;
             }
             idx[d] = 0;
         }
     }
-    out
 }

@@ -308,7 +308,6 @@ pub fn untile(shape: &[u64], chunk: &[u64], elem: usize, tiles: &[Vec<u8>]) -> V
     let rank = shape.len();
     let shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
     let chunk: Vec<usize> = chunk.iter().map(|n| *n as usize).collect();
-    let total: usize = shape.iter().product();
     if rank == 0 || chunk.len() != rank || chunk.contains(&0) {
         return Vec::new();
     }
@@ -317,48 +316,21 @@ pub fn untile(shape: &[u64], chunk: &[u64], elem: usize, tiles: &[Vec<u8>]) -> V
         .zip(&chunk)
         .map(|(n, c)| n.div_ceil(*c))
         .collect();
-    let mut out = vec![0u8; total * elem];
-    let mut strides = vec![1usize; rank];
-    let mut chunk_strides = vec![1usize; rank];
-    for d in (0..rank - 1).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-        chunk_strides[d] = chunk_strides[d + 1] * chunk[d + 1];
-    }
+    let mut out = vec![0u8; shape.iter().product::<usize>() * elem];
     for (k, tile) in tiles.iter().enumerate() {
-        // The tile's origin, from its place in C order over the grid.
-        let mut origin = vec![0usize; rank];
-        let mut rest = k;
-        for d in (0..rank).rev() {
-            origin[d] = rest % grid[d] * chunk[d];
-            rest /= grid[d];
-        }
+        let origin = crate::shards::block_origin(k, &grid, &chunk);
+        // Edge tiles' padding is left out.
         let extent: Vec<usize> = (0..rank)
             .map(|d| chunk[d].min(shape[d].saturating_sub(origin[d])))
             .collect();
-        let row = extent[rank - 1] * elem;
-        let outer: usize = extent[..rank - 1].iter().product();
-        let mut idx = vec![0usize; rank - 1];
-        for _ in 0..outer {
-            let mut dst = origin[rank - 1];
-            let mut src = 0;
-            for d in 0..rank - 1 {
-                dst += (origin[d] + idx[d]) * strides[d];
-                src += idx[d] * chunk_strides[d];
-            }
+        crate::shards::for_each_run(&shape, &origin, &extent, &chunk, |at, from, len| {
             if let (Some(to), Some(from)) = (
-                out.get_mut(dst * elem..dst * elem + row),
-                tile.get(src * elem..src * elem + row),
+                out.get_mut(at * elem..(at + len) * elem),
+                tile.get(from * elem..(from + len) * elem),
             ) {
                 to.copy_from_slice(from);
             }
-            for d in (0..rank - 1).rev() {
-                idx[d] += 1;
-                if idx[d] < extent[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
+        });
     }
     out
 }
