@@ -178,12 +178,14 @@ pub fn encode_c_order(
         "inner chunks {inner:?} do not tile an array of {shape:?} ({} bytes of {elem}-byte values)",
         data.len()
     );
-    let grid: Vec<u64> = shape.iter().zip(inner).map(|(n, c)| n / c).collect();
-    let count = grid.iter().product::<u64>() as usize;
+    let shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
+    let inner: Vec<usize> = inner.iter().map(|n| *n as usize).collect();
+    let grid = block_grid(&shape, &inner);
+    let count = grid.iter().product::<usize>();
     let chunks: Vec<Result<Subchunk>> = (0..count)
         .into_par_iter()
         .map(|k| {
-            let bytes = chunk_bytes(data, elem, shape, inner, &grid, k);
+            let bytes = chunk_bytes(data, elem, &shape, &inner, &grid, k);
             subchunk(&bytes, elem, fill, level)
         })
         .collect();
@@ -224,20 +226,27 @@ pub fn subchunk(bytes: &[u8], elem: usize, fill: &[u8], level: i32) -> Result<Su
 fn chunk_bytes(
     data: &[u8],
     elem: usize,
-    shape: &[u64],
-    inner: &[u64],
-    grid: &[u64],
+    shape: &[usize],
+    inner: &[usize],
+    grid: &[usize],
     k: usize,
 ) -> Vec<u8> {
-    let shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
-    let inner: Vec<usize> = inner.iter().map(|n| *n as usize).collect();
-    let grid: Vec<usize> = grid.iter().map(|n| *n as usize).collect();
-    let origin = block_origin(k, &grid, &inner);
+    let origin = block_origin(k, grid, inner);
     let mut out = Vec::with_capacity(inner.iter().product::<usize>() * elem);
-    for_each_run(&shape, &origin, &inner, &inner, |at, _, len| {
+    for_each_run(shape, &origin, inner, inner, |at, _, len| {
         out.extend_from_slice(&data[at * elem..(at + len) * elem]);
     });
     out
+}
+
+/// The number of blocks of `block` along each axis of an array of `shape` (a partial block at
+/// the end of an axis counts).
+pub fn block_grid(shape: &[usize], block: &[usize]) -> Vec<usize> {
+    shape
+        .iter()
+        .zip(block)
+        .map(|(n, b)| n.div_ceil(*b))
+        .collect()
 }
 
 /// The first element, per axis, of block `k` in C order over a `grid` of blocks of `block`.

@@ -213,9 +213,7 @@ impl StagingZarrStore {
     fn path(&self, key: &str) -> String {
         format!("{}/{}", self.prefix, key)
     }
-}
 
-impl StagingZarrStore {
     /// Stores the object made of `parts`, one after the other, at `key` (hashed into the
     /// manifest like every other object): a shard written without first copying its
     /// subchunks into one buffer.

@@ -89,11 +89,7 @@ fn layout(path: &Path, variable: &str, shape: &[usize], elem: usize) -> Result<O
     let Some(pipeline) = pipeline_of(&ds.filters()) else {
         return Ok(None);
     };
-    let expected: usize = shape
-        .iter()
-        .zip(&chunk)
-        .map(|(n, c)| n.div_ceil(*c))
-        .product();
+    let expected: usize = crate::shards::block_grid(shape, &chunk).iter().product();
     let mut chunks = Vec::with_capacity(expected);
     let mut skipped_filters = false;
     ds.chunks_visit(|c| {
@@ -245,11 +241,7 @@ pub fn read(
         return Ok(None);
     };
     let chunk_bytes = chunk.iter().product::<usize>() * elem;
-    let grid: Vec<usize> = shape
-        .iter()
-        .zip(&chunk)
-        .map(|(n, c)| n.div_ceil(*c))
-        .collect();
+    let grid = crate::shards::block_grid(shape, &chunk);
     // Each chunk's place in C order over the chunk grid, from its origin; every place
     // exactly once.
     let mut place = Vec::with_capacity(chunks.len());
@@ -311,11 +303,7 @@ pub fn untile(shape: &[u64], chunk: &[u64], elem: usize, tiles: &[Vec<u8>]) -> V
     if rank == 0 || chunk.len() != rank || chunk.contains(&0) {
         return Vec::new();
     }
-    let grid: Vec<usize> = shape
-        .iter()
-        .zip(&chunk)
-        .map(|(n, c)| n.div_ceil(*c))
-        .collect();
+    let grid = crate::shards::block_grid(&shape, &chunk);
     let mut out = vec![0u8; shape.iter().product::<usize>() * elem];
     for (k, tile) in tiles.iter().enumerate() {
         let origin = crate::shards::block_origin(k, &grid, &chunk);

@@ -64,7 +64,7 @@ impl SafeProduct {
     /// Maps `file` into memory: the netCDF library reads its metadata from the map and the
     /// chunk decoder its chunks, so the file is opened and read once. (netCDF-C's own `nc_open`
     /// first reads up to 4 MB of every file it opens, to find its format.)
-    fn map_file(&self, file: &str) -> Result<memmap2::Mmap> {
+    fn map_file(&self, file: &str) -> Result<(PathBuf, memmap2::Mmap)> {
         let p = self.dir.join(file);
         let f = std::fs::File::open(&p).map_err(|e| {
             anyhow::anyhow!("product {}: cannot open {file} ({e})", self.name.product)
@@ -73,18 +73,19 @@ impl SafeProduct {
         // process while they are ingested (memmap2's contract; the chunk decoder has relied on
         // it since session 5). The libraries read only within the map's length, the file's
         // size when it was mapped, so a file truncated before the ingest is an error.
-        unsafe { memmap2::Mmap::map(&f) }
-            .map_err(|e| anyhow::anyhow!("product {}: cannot map {file} ({e})", self.name.product))
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| {
+            anyhow::anyhow!("product {}: cannot map {file} ({e})", self.name.product)
+        })?;
+        Ok((p, map))
     }
 
     /// Reads one variable as stored, with its attributes; checks its dimensions. With
     /// `globals`, also the global attributes of its file (read from the same opening).
     pub fn read(&self, spec: &VarSpec, globals: bool) -> Result<(Var, Option<Map<String, Value>>)> {
         let product = &self.name.product;
-        let map = self
+        let (path, map) = self
             .map_file(&spec.file)
             .with_context(|| format!("variable {}", spec.variable))?;
-        let path = self.dir.join(&spec.file);
         let f = netcdf::open_mem(Some(&path.to_string_lossy()), &map).map_err(|e| {
             anyhow::anyhow!(
                 "product {product}: cannot open {} as netCDF-4 ({e}); the file is unreadable or truncated (variable {})",
