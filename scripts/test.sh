@@ -70,8 +70,11 @@ summary() {
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.
 run_pytest() {
 	local rc=0
-	echo "+ $VENV/bin/python -m pytest tests/interop -p no:cacheprovider -ra $*"
-	"$VENV/bin/python" -m pytest tests/interop -p no:cacheprovider -ra "$@" || rc=$?
+	echo "+ $VENV/bin/python -m pytest tests/interop -p no:cacheprovider -ra --basetemp target/pytest-tmp $*"
+	# Temporary files under target/ (emptied at each start), kept only for failed tests:
+	# by default pytest keeps the last three runs' (~1 GB each) in /tmp.
+	"$VENV/bin/python" -m pytest tests/interop -p no:cacheprovider -ra \
+		--basetemp "$REPO_ROOT/target/pytest-tmp" -o tmp_path_retention_policy=failed "$@" || rc=$?
 	if [ "$rc" -eq 5 ]; then
 		echo "pytest collected no tests (exit 5): treating as failure" >&2
 	fi
@@ -83,6 +86,7 @@ header "Environment"
 echo "repo:    $REPO_ROOT"
 echo "host:    $(uname -srm), $(nproc) cores"
 echo "CI:      ${CI:-false}"
+echo "disk:    $(df -h . | awk 'NR==2 {print $4 " free of " $2 " on " $6}')"
 
 export SCIML_DATA_VENV="${SCIML_DATA_VENV:-$REPO_ROOT/.venv}"
 VENV="$SCIML_DATA_VENV"
