@@ -71,10 +71,14 @@ summary() {
 run_pytest() {
 	local rc=0
 	echo "+ $VENV/bin/python -m pytest tests/interop -p no:cacheprovider -ra --basetemp target/pytest-tmp $*"
-	# Temporary files under target/ (emptied at each start), kept only for failed tests:
-	# by default pytest keeps the last three runs' (~1 GB each) in /tmp.
+	# Temporary files (~1 GB) under target/pytest-tmp, which pytest empties at each start,
+	# removed after a pass and kept after a failure, for a look; by default pytest keeps the
+	# last three runs' in /tmp, and CI's disk is shared.
 	"$VENV/bin/python" -m pytest tests/interop -p no:cacheprovider -ra \
-		--basetemp "$REPO_ROOT/target/pytest-tmp" -o tmp_path_retention_policy=failed "$@" || rc=$?
+		--basetemp "$REPO_ROOT/target/pytest-tmp" "$@" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		rm -rf "$REPO_ROOT/target/pytest-tmp"
+	fi
 	if [ "$rc" -eq 5 ]; then
 		echo "pytest collected no tests (exit 5): treating as failure" >&2
 	fi
