@@ -38,16 +38,16 @@ echo "== data: synthetic CANDLE files with 942 genes and 5,270 descriptors"
 "$BIN" ingest candle --input "$WORK/raw" --repo "$WORK/repo" --version 1.0.0 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full candle-uno --out "$WORK/uno-full.onnx"
 
-score() { # EP
+score() { # EP [NAME of the .json and .parquet outputs; EP by default]
+	local name="${2:-$1}"
 	"$BIN" verify "$WORK/repo/candle-uno@1.0.0" --score --model "$WORK/uno-full.onnx" --split all \
-		--ep "$1" --batch "$BATCH" --json "$WORK/$1.json" --predictions "$WORK/$1.parquet" --no-progress || [ $? -eq 3 ]
+		--ep "$1" --batch "$BATCH" --json "$WORK/$name.json" --predictions "$WORK/$name.parquet" --no-progress || [ $? -eq 3 ]
 }
 echo "== sciml-data verify --score --ep cuda (warm-up run, then the measured run)"
 score cuda >/dev/null
 score cuda
 echo "== the same with SCIML_DATA_PINNED=0 (inputs in ordinary memory, not the pinned pool)"
-SCIML_DATA_PINNED=0 "$BIN" verify "$WORK/repo/candle-uno@1.0.0" --score --model "$WORK/uno-full.onnx" --split all \
-	--ep cuda --batch "$BATCH" --json "$WORK/cuda-unpinned.json" --no-progress >/dev/null || [ $? -eq 3 ]
+SCIML_DATA_PINNED=0 score cuda cuda-unpinned >/dev/null
 echo "== sciml-data verify --score --ep cpu (cross-check)"
 score cpu | grep -E "provider|mse|speed"
 echo "== sciml-data verify --score --ep tensorrt (libnvinfer is not on this machine: must be a clear error)"
@@ -120,15 +120,14 @@ echo "== STEMDL: synthetic CBED batches, full-size ResNet-50"
 "$BIN" synth cbed --out "$WORK/raw-cbed" --samples "${RESNET_SAMPLES_PER_FILE:-1024}" --train-files 2 --dev-files 1 --test-files 1 --no-progress
 "$BIN" ingest cbed --input "$WORK/raw-cbed" --repo "$WORK/repo" --version 1.0.0 --shard-samples 128 --no-progress >/dev/null
 python3 "$REPO_ROOT/scripts/models/baselines.py" export-full stemdl --out "$WORK/resnet50-full.onnx"
-rscore() { # EP
+rscore() { # EP [NAME of the .json output; EP by default]
 	"$BIN" verify "$WORK/repo/stemdl@1.0.0" --score --model "$WORK/resnet50-full.onnx" --split all \
-		--ep "$1" --batch "$RESNET_BATCH" --json "$WORK/r-$1.json" --no-progress || [ $? -eq 3 ]
+		--ep "$1" --batch "$RESNET_BATCH" --json "$WORK/r-${2:-$1}.json" --no-progress || [ $? -eq 3 ]
 }
 rscore cuda >/dev/null
 rscore cuda
 echo "== the same with SCIML_DATA_PINNED=0"
-SCIML_DATA_PINNED=0 "$BIN" verify "$WORK/repo/stemdl@1.0.0" --score --model "$WORK/resnet50-full.onnx" --split all \
-	--ep cuda --batch "$RESNET_BATCH" --json "$WORK/r-cuda-unpinned.json" --no-progress >/dev/null || [ $? -eq 3 ]
+SCIML_DATA_PINNED=0 rscore cuda cuda-unpinned >/dev/null
 PYTHONPATH="$(dirname "$ORTGPU"):$REPO_ROOT/scripts/models:${PYTHONPATH:-}" python3 - "$WORK" "$RESNET_BATCH" <<'PY'
 import json, sys, time
 import numpy as np

@@ -70,12 +70,12 @@ summary() {
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.
 run_pytest() {
 	local rc=0
-	echo "+ $VENV/bin/python -m pytest tests/interop -p no:cacheprovider -ra --basetemp target/pytest-tmp $*"
 	# Temporary files (~1 GB) under target/pytest-tmp, which pytest empties at each start,
 	# removed after a pass and kept after a failure, for a look; by default pytest keeps the
 	# last three runs' in /tmp, and CI's disk is shared.
-	"$VENV/bin/python" -m pytest tests/interop -p no:cacheprovider -ra \
-		--basetemp "$REPO_ROOT/target/pytest-tmp" "$@" || rc=$?
+	local args=(tests/interop -p no:cacheprovider -ra --basetemp "$REPO_ROOT/target/pytest-tmp" "$@")
+	echo "+ $VENV/bin/python -m pytest ${args[*]}"
+	"$VENV/bin/python" -m pytest "${args[@]}" || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		rm -rf "$REPO_ROOT/target/pytest-tmp"
 	fi
